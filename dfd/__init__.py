@@ -1,0 +1,9 @@
+"""dfd — a reproducible deepfake-detection study and its offline inference engine.
+
+Layers flow one way: ``dfd.data`` → ``dfd.models`` → ``dfd.train`` → ``dfd.evaluate``
+(metrics, ensemble, calibration) → ``dfd.inference``.
+"""
+
+__version__ = "0.1.0"
+
+LABEL_NAMES = {0: "real", 1: "fake"}  # the positive class is "fake" everywhere in dfd

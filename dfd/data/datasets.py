@@ -1,0 +1,263 @@
+"""One interface for every data source.
+
+An adapter turns a folder into a list of :class:`MediaItem` — path, label (0 real, 1 fake),
+a *group* key (the identity or source video: everything sharing a group lands in the same
+split, so no identity or video leaks from train to test), source, manipulation method and
+split. Adapters that have official splits keep them; the others get group-disjoint splits
+from :func:`assign_group_splits` with a fixed seed."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DfdError
+from ..imaging import media_kind
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class MediaItem:
+    path: str
+    label: int  # 0 real, 1 fake
+    group: str
+    source: str
+    method: str  # "real" for real items, else the manipulation
+    split: str = ""
+    kind: str = "image"  # "image" | "video"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    load: Callable[[Path], list[MediaItem]]
+    face_mode: str  # "detect" or "whole" (images already are aligned face crops)
+    description: str
+
+
+_ADAPTERS: dict[str, Adapter] = {}
+
+
+def register_adapter(name: str, face_mode: str = "detect", description: str = ""):
+    def wrap(fn: Callable[[Path], list[MediaItem]]):
+        _ADAPTERS[name] = Adapter(name, fn, face_mode, description or (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return wrap
+
+
+def available_datasets() -> list[str]:
+    return sorted(_ADAPTERS)
+
+
+def get_adapter(name: str) -> Adapter:
+    try:
+        return _ADAPTERS[name]
+    except KeyError:
+        raise DfdError(f"unknown dataset adapter {name!r}; available: {', '.join(available_datasets())}") from None
+
+
+def load_items(name: str, root: str | os.PathLike, seed: int = 0) -> list[MediaItem]:
+    """Items of dataset ``name`` found under ``root``, every one with a split."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DfdError(f"dataset folder not found: {root}")
+    items = get_adapter(name).load(root)
+    if not items:
+        raise DfdError(f"no usable files found for dataset {name!r} under {root}")
+    if any(not it.split for it in items):
+        assign_group_splits(items, seed=seed)
+    return items
+
+
+def assign_group_splits(
+    items: list[MediaItem], fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0,
+    only_missing: bool = True,
+) -> None:
+    """Give every item without a split one, keeping each group whole.
+
+    Groups are shuffled with ``seed`` and dealt out so each split's share of *items* is close
+    to ``fractions``."""
+    todo = [it for it in items if not (only_missing and it.split)]
+    groups: dict[str, int] = {}
+    for it in todo:
+        groups[it.group] = groups.get(it.group, 0) + 1
+    order = sorted(groups)
+    np.random.default_rng(seed).shuffle(order)
+    total = sum(groups.values())
+    bounds = np.cumsum(fractions) / np.sum(fractions) * total
+    assigned: dict[str, str] = {}
+    seen = 0
+    for g in order:
+        # a group goes to the split whose quota its midpoint falls in
+        mid = seen + groups[g] / 2
+        assigned[g] = SPLITS[int(np.searchsorted(bounds, mid, side="right").clip(0, 2))]
+        seen += groups[g]
+    for it in todo:
+        it.split = assigned[it.group]
+
+
+def _files(root: Path, kinds=("image", "video")) -> list[Path]:
+    out = []
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        for fn in filenames:
+            p = Path(dirpath) / fn
+            if media_kind(p) in kinds:
+                out.append(p)
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+@register_adapter("dfd-default", face_mode="detect")
+def _load_default(root: Path) -> list[MediaItem]:
+    """dfd-default: the embedded dataset built by ``make data`` (``source/manifest.csv``)."""
+    if (root / "source" / "manifest.csv").exists():  # accept data/dfd-default as well as its source/
+        root = root / "source"
+    manifest = root / "manifest.csv"
+    if not manifest.exists():
+        raise DfdError(f"{manifest} not found — build the embedded dataset first with `make data`")
+    items = []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            items.append(
+                MediaItem(
+                    path=str(root / row["path"]),
+                    label=int(row["label"]),
+                    group=row["group"],
+                    source=row["source"],
+                    method=row["method"],
+                    split=row["split"],
+                    kind=media_kind(row["path"]) or "image",
+                )
+            )
+    return items
+
+
+@register_adapter("faces140k", face_mode="whole")
+def _load_faces140k(root: Path) -> list[MediaItem]:
+    """Kaggle "140k Real and Fake Faces": real = FFHQ, fake = StyleGAN; official splits."""
+    base = root / "real_vs_fake" / "real-vs-fake"
+    if not base.is_dir():
+        raise DfdError(f"{root} does not look like 140k Real and Fake Faces (missing real_vs_fake/real-vs-fake/)")
+    items = []
+    for split in SPLITS:
+        csv_path = root / f"{split}.csv"
+        if csv_path.exists():
+            with open(csv_path, newline="", encoding="utf-8") as fh:
+                rows = [(r["path"], int(r["label"])) for r in csv.DictReader(fh)]
+            # the CSVs use label 1 = real; dfd uses 1 = fake
+            entries = [(base / p, 1 - lab) for p, lab in rows]
+        else:
+            entries = [(p, int(lab == "fake")) for lab in ("real", "fake") for p in _files(base / split / lab, ("image",))]
+        for path, label in entries:
+            if not path.exists():
+                continue
+            items.append(
+                MediaItem(str(path), label, group=f"{'stylegan' if label else 'ffhq'}:{path.stem}",
+                          source="stylegan" if label else "ffhq", method="stylegan" if label else "real",
+                          split=split)
+            )
+    return items
+
+
+@register_adapter("folder", face_mode="detect")
+def _load_folder(root: Path) -> list[MediaItem]:
+    """Any tree with ``real/`` and ``fake/`` folders (optionally under train/valid/test)."""
+    layouts = [(root / s, s) for s in SPLITS if (root / s / "real").is_dir() or (root / s / "fake").is_dir()]
+    if not layouts:
+        layouts = [(root, "")]
+    if not any((base / lab).is_dir() for base, _ in layouts for lab in ("real", "fake")):
+        raise DfdError(f"{root} has no real/ or fake/ folder")
+    items = []
+    for base, split in layouts:
+        for lab_name, label in (("real", 0), ("fake", 1)):
+            top = base / lab_name
+            if not top.is_dir():
+                continue
+            for path in _files(top):
+                rel = path.relative_to(top)
+                # files in a sub-folder share it as their group (an identity or video folder)
+                group = rel.parts[0] if len(rel.parts) > 1 else path.stem
+                method = "real" if label == 0 else (rel.parts[0] if len(rel.parts) > 2 else "unknown")
+                items.append(MediaItem(str(path), label, f"{lab_name}:{group}" if label == 0 else f"fake:{group}",
+                                       source=root.name, method=method, split=split,
+                                       kind=media_kind(path) or "image"))
+    return items
+
+
+_CELEB_ID = re.compile(r"^(id\d+)_(?:(id\d+)_)?\d+$")
+
+
+@register_adapter("celebdf", face_mode="detect")
+def _load_celebdf(root: Path) -> list[MediaItem]:
+    """Celeb-DF v2: Celeb-real, YouTube-real, Celeb-synthesis videos; official test list."""
+    test_list = root / "List_of_testing_videos.txt"
+    tested = set()
+    if test_list.exists():
+        for line in test_list.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                tested.add(parts[1].replace("\\", "/"))
+    items = []
+    for folder, label, source in (("Celeb-real", 0, "celeb-real"), ("YouTube-real", 0, "youtube-real"),
+                                  ("Celeb-synthesis", 1, "celeb-synthesis")):
+        for path in _files(root / folder, ("video",)):
+            m = _CELEB_ID.match(path.stem)
+            # the target identity is the person whose real footage the fake re-uses
+            group = f"celeb:{m.group(1)}" if m else f"youtube:{path.stem}"
+            rel = f"{folder}/{path.name}"
+            items.append(MediaItem(str(path), label, group, source, "celebdf-swap" if label else "real",
+                                   split="test" if rel in tested else "", kind="video"))
+    # groups that hold test videos stay out of train/valid, keeping the identity split clean
+    test_groups = {it.group for it in items if it.split == "test"}
+    for it in items:
+        if not it.split and it.group in test_groups:
+            it.split = "test"
+    rest = [it for it in items if not it.split]
+    assign_group_splits(rest, fractions=(0.85, 0.15, 0.0) if tested else (0.7, 0.15, 0.15))
+    return items
+
+
+@register_adapter("ffpp", face_mode="detect")
+def _load_ffpp(root: Path) -> list[MediaItem]:
+    """FaceForensics++: original_sequences/<src>/<c>/videos and manipulated_sequences/<method>/<c>/videos."""
+    items = []
+    for path in _files(root / "original_sequences", ("video",)):
+        items.append(MediaItem(str(path), 0, path.stem, source=path.parts[len(root.parts) + 1],
+                               method="real", kind="video"))
+    manip = root / "manipulated_sequences"
+    if manip.is_dir():
+        for method_dir in sorted(p for p in manip.iterdir() if p.is_dir()):
+            for path in _files(method_dir, ("video",)):
+                items.append(MediaItem(str(path), 1, path.stem, source="ffpp", method=method_dir.name, kind="video"))
+    if not items:
+        raise DfdError(f"{root} has no FaceForensics++ videos (original_sequences/, manipulated_sequences/)")
+    # a fake "000_003" joins target 000 and source 003: union them so both stay in one split
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for it in items:
+        ids = it.group.split("_")
+        for other in ids[1:]:
+            parent[find(other)] = find(ids[0])
+        find(ids[0])
+    for it in items:
+        it.group = "ffpp:" + find(it.group.split("_")[0])
+    return items
