@@ -18,9 +18,10 @@ import hashlib
 import json
 import math
 import os
+import string
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
@@ -62,9 +63,9 @@ def _check_matrix(P, n_models: int | None = None) -> np.ndarray:
 
 def _check_fit_data(P, y, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     P = _check_matrix(P)
+    if np.shape(y) != (P.shape[0],):
+        raise ValueError(f"P has {P.shape[0]} rows but y has shape {np.shape(y)}; need one label per row")
     y, _ = check_scores(y, P[:, 0])
-    if y.shape[0] != P.shape[0]:
-        raise ValueError(f"P has {P.shape[0]} rows but y has {y.shape[0]} labels")
     if np.unique(y).size < 2:
         raise ValueError("fitting needs both real (0) and fake (1) samples")
     return P, y, _check_indices(indices, P.shape[0])
@@ -91,7 +92,8 @@ def _indices_from_json(obj) -> np.ndarray | None:
 
 def assert_no_leakage(test_indices, *fitted) -> None:
     """Raise :class:`LeakageError` unless no object in ``fitted`` (ensembles, calibrators,
-    ``(ensemble, calibrator)`` pairs, or the dict from :func:`fit_ensembles`) was fit on any
+    ``(ensemble, calibrator)`` pairs, the dict from :func:`fit_ensembles`, a loaded
+    :class:`EnsembleBundle`) was fit on any
     of ``test_indices``. Objects fit without ``indices`` cannot be checked and also raise."""
     test = np.asarray(test_indices, dtype=np.int64).reshape(-1)
     stack = list(fitted)
@@ -102,6 +104,9 @@ def assert_no_leakage(test_indices, *fitted) -> None:
             continue
         if isinstance(obj, tuple | list):
             stack.extend(obj)
+            continue
+        if isinstance(obj, EnsembleBundle):
+            stack.extend([obj.ensemble, obj.calibrator, *obj.member_calibrators.values()])
             continue
         idx = getattr(obj, "fitted_indices_", None)
         if idx is None:
@@ -302,10 +307,12 @@ class WeightedMeanEnsemble(_Ensemble):
             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(m)}],
             options={"ftol": 1e-10, "maxiter": 500},
         )
-        w = np.clip(res.x, 0.0, None)
-        if not res.success or w.sum() <= 0:  # never ship a broken fit; equal weights are safe
-            w = np.ones(m)
-        self.weights_ = w / w.sum()
+        # SLSQP sometimes reports failure right at the optimum, so judge the result by its
+        # loss instead: keep it unless it is worse than (or as bad as) equal weights.
+        uniform = np.full(m, 1.0 / m)
+        w = np.clip(np.nan_to_num(res.x, nan=0.0), 0.0, None)
+        w = w / w.sum() if w.sum() > 0 else uniform
+        self.weights_ = w if nll_and_grad(w)[0] < nll_and_grad(uniform)[0] else uniform
 
     def _predict(self, P):
         return P @ self.weights_
@@ -366,6 +373,8 @@ def ensemble_from_dict(d: Mapping) -> _Ensemble:
     if kind not in ENSEMBLE_KINDS:
         raise ValueError(f"unknown ensemble kind {kind!r}; known: {sorted(ENSEMBLE_KINDS)}")
     ens = ENSEMBLE_KINDS[kind].from_dict(d)
+    if isinstance(ens, MemberEnsemble) and not 0 <= ens.column < ens.n_models_:
+        raise ValueError(f"member column {ens.column} out of range for {ens.n_models_} members")
     if isinstance(ens, WeightedMeanEnsemble | StackingEnsemble):
         params = ens.weights_ if isinstance(ens, WeightedMeanEnsemble) else ens.coef_
         if params.shape[0] != ens.n_models_:
@@ -416,12 +425,11 @@ def choose_best(
     candidate's loss. Only ensembles compete unless ``include_members``; ties go to the
     earlier (simpler) entry. The losses are on the rows the candidates were fit on, which
     slightly favours the candidates with more parameters (stacking)."""
-    y, _ = check_scores(y_valid, np.zeros(len(y_valid)))
     losses = {}
     for key, (ens, cal) in fitted.items():
         if ens.kind == "member" and not include_members:
             continue
-        losses[key] = log_loss(y, cal.transform(ens.predict(P_valid)))
+        losses[key] = log_loss(y_valid, cal.transform(ens.predict(P_valid)))
     if not losses:
         raise ValueError("no candidates to choose from")
     best = min(losses, key=losses.__getitem__)  # min() keeps the first of equal values
@@ -433,14 +441,14 @@ def choose_best(
 class OperatingPoint:
     threshold: float
     band: tuple[float, float]
-    threshold_rule: str  # "0.5" or "eer"
+    threshold_rule: str  # "0.5", "eer" or "fixed" (a caller-given number)
     target_accuracy: float
     accuracy_outside: float | None  # validation accuracy on decided (out-of-band) samples
     coverage: float | None  # share of validation samples outside the band
     fallback: str | None = None  # why the fixed band was used, if it was
 
     def to_dict(self) -> dict:
-        d = self.__dict__.copy()
+        d = asdict(self)
         d["band"] = list(self.band)
         return d
 
@@ -542,7 +550,8 @@ class MemberEntry:
         self.input_size = tuple(int(s) for s in size)
         if len(self.input_size) != 2 or min(self.input_size) <= 0:
             raise DfdError(f"member {self.name!r}: input_size must be (height, width), got {size!r}")
-        if not (isinstance(self.sha256, str) and len(self.sha256) == 64):
+        if not (isinstance(self.sha256, str) and len(self.sha256) == 64
+                and all(c in string.hexdigits for c in self.sha256)):
             raise DfdError(f"member {self.name!r}: sha256 must be 64 hex characters")
         self.sha256 = self.sha256.lower()
 

@@ -42,15 +42,17 @@ class Adapter:
     name: str
     load: Callable[[Path], list[MediaItem]]
     face_mode: str  # "detect" or "whole" (images already are aligned face crops)
+    image_size: int  # default crop size: "whole" datasets keep their native resolution
     description: str
 
 
 _ADAPTERS: dict[str, Adapter] = {}
 
 
-def register_adapter(name: str, face_mode: str = "detect", description: str = ""):
+def register_adapter(name: str, face_mode: str = "detect", image_size: int = 128, description: str = ""):
     def wrap(fn: Callable[[Path], list[MediaItem]]):
-        _ADAPTERS[name] = Adapter(name, fn, face_mode, description or (fn.__doc__ or "").strip().split("\n")[0])
+        doc = description or (fn.__doc__ or "").strip().split("\n")[0]
+        _ADAPTERS[name] = Adapter(name, fn, face_mode, image_size, doc)
         return fn
 
     return wrap
@@ -145,7 +147,7 @@ def _load_default(root: Path) -> list[MediaItem]:
     return items
 
 
-@register_adapter("faces140k", face_mode="whole")
+@register_adapter("faces140k", face_mode="whole", image_size=256)
 def _load_faces140k(root: Path) -> list[MediaItem]:
     """Kaggle "140k Real and Fake Faces": real = FFHQ, fake = StyleGAN; official splits."""
     base = root / "real_vs_fake" / "real-vs-fake"

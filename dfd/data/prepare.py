@@ -68,7 +68,7 @@ def _video_frames(item: MediaItem, n_frames: int):
 def prepare_dataset(
     dataset: str,
     root: str | os.PathLike,
-    image_size: int = 128,
+    image_size: int | None = None,
     margin: float = 0.3,
     seed: int = 0,
     limit: int | None = None,
@@ -81,6 +81,7 @@ def prepare_dataset(
     if limit:
         items = smoke_subset(items, limit, seed)
     out = Path(out_dir) if out_dir else data_dir(dataset)
+    image_size = int(image_size or adapter.image_size)
     cropper = FaceCropper(out / "faces", size=image_size, margin=margin, mode=adapter.face_mode)
     rows, report = [], []
     for item in tqdm(items, desc=f"face stage ({dataset})", disable=not progress):
@@ -97,10 +98,10 @@ def prepare_dataset(
                              "source_path": item.path, "frame": frame, "n_faces": rec.n_faces})
     out.mkdir(parents=True, exist_ok=True)
     manifest = pd.DataFrame(rows, columns=MANIFEST_FIELDS)
-    # paths relative to the manifest's folder keep the dataset relocatable
-    manifest["path"] = [os.path.relpath(p, out) for p in manifest["path"]]
     manifest_path = out / "manifest.csv"
-    manifest.to_csv(manifest_path, index=False, quoting=csv.QUOTE_MINIMAL)
+    # paths relative to the manifest's folder keep the dataset relocatable
+    manifest.assign(path=[os.path.relpath(p, out) for p in manifest["path"]]).to_csv(
+        manifest_path, index=False, quoting=csv.QUOTE_MINIMAL)
     report_df = pd.DataFrame(report, columns=["source_path", "frame", "split", "label", "status", "reason", "n_faces"])
     report_path = out / "face_report.csv"
     report_df.to_csv(report_path, index=False)

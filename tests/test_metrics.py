@@ -1,0 +1,219 @@
+"""Metrics against hand-computed cases and sklearn; bootstrap intervals; plots."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+from dfd import metrics as M
+
+# Six samples, hand-computed below.
+#   real (0): 0.10, 0.30, 0.65      fake (1): 0.35, 0.70, 0.90
+Y6 = np.array([0, 0, 0, 1, 1, 1])
+P6 = np.array([0.10, 0.30, 0.65, 0.35, 0.70, 0.90])
+
+
+def test_six_sample_example_by_hand():
+    # AUC = share of (fake, real) pairs ranked correctly: 0.35 beats 0.10, 0.30 (2);
+    # 0.70 and 0.90 beat all three reals (3 + 3) -> 8 / 9.
+    assert M.roc_auc(Y6, P6) == pytest.approx(8 / 9)
+    # ROC points, descending thresholds:
+    #   0.90 fpr 0 tpr 1/3 | 0.70 fpr 0 tpr 2/3 | 0.65 fpr 1/3 tpr 2/3 -> FNR = 1/3 = FPR,
+    # an exact crossing, so EER = 1/3 at threshold 0.65.
+    eer, thr = M.equal_error_rate(Y6, P6)
+    assert eer == pytest.approx(1 / 3)
+    assert thr == pytest.approx(0.65)
+    # Brier = mean squared error: (0.1² + 0.3² + 0.65² + 0.65² + 0.3² + 0.1²) / 6 = 1.045 / 6
+    assert M.brier(Y6, P6) == pytest.approx(1.045 / 6)
+    # 15 bins of width 1/15: every score falls in its own bin, so ECE = mean |p - y|
+    # = (0.1 + 0.3 + 0.65 + 0.65 + 0.3 + 0.1) / 6 = 0.35, and MCE = the worst bin = 0.65.
+    assert M.expected_calibration_error(Y6, P6) == pytest.approx(0.35)
+    assert M.maximum_calibration_error(Y6, P6) == pytest.approx(0.65)
+    # At 0.5: 0.65 (real) and 0.35 (fake) are wrong -> 4/6; each class has 2/3 recall.
+    assert M.accuracy(Y6, P6) == pytest.approx(4 / 6)
+    assert M.balanced_accuracy(Y6, P6) == pytest.approx(4 / 6)
+    # AP: ranking + + - + - -; recall steps of 1/3 at precision 1, 1, 3/4 -> 11/12.
+    assert M.average_precision(Y6, P6) == pytest.approx(11 / 12)
+    # log loss = -mean(log of the probability given to the true class)
+    hand = -np.mean(np.log([0.9, 0.7, 0.35, 0.35, 0.7, 0.9]))
+    assert M.log_loss(Y6, P6) == pytest.approx(hand)
+    assert M.confusion(Y6, P6) == {"tn": 2, "fp": 1, "fn": 1, "tp": 2}
+
+
+def test_ece_with_shared_bins_by_hand():
+    # 0.10 and 0.12 share bin [1/15, 2/15): mean p 0.11, fraction fake 0.5, gap 0.39.
+    # 0.90 and 0.91 share bin [13/15, 14/15): mean p 0.905, fraction fake 1, gap 0.095.
+    # ECE = 2/4 * 0.39 + 2/4 * 0.095 = 0.2425 ; MCE = 0.39
+    y, p = [0, 1, 1, 1], [0.10, 0.12, 0.90, 0.91]
+    assert M.expected_calibration_error(y, p) == pytest.approx(0.2425)
+    assert M.maximum_calibration_error(y, p) == pytest.approx(0.39)
+    rc = M.reliability_curve(y, p)
+    assert rc["count"] == [2, 2]
+    assert rc["mean_predicted"] == pytest.approx([0.11, 0.905])
+    assert rc["fraction_fake"] == pytest.approx([0.5, 1.0])
+
+
+def test_eer_interpolates_between_roc_points():
+    # Two tied scores: the ROC jumps from (0, 0) to (1, 1); FNR - FPR goes 1 -> -1 and the
+    # linear interpolation crosses zero halfway: EER = 0.5.
+    assert M.equal_error_rate([0, 1], [0.5, 0.5]) == (pytest.approx(0.5), pytest.approx(0.5))
+    # Four samples with one tie across classes: ROC (0,0) (0,.5) (.5,1) (1,1).
+    # FNR - FPR: 1, 0.5, -0.5, -1 -> crossing halfway along the second segment: EER 0.25.
+    assert M.equal_error_rate([0, 0, 1, 1], [0.1, 0.6, 0.6, 0.9])[0] == pytest.approx(0.25)
+
+
+def test_perfect_and_inverted_classifiers():
+    y = np.array([0, 0, 1, 1])
+    good, bad = np.array([0.1, 0.2, 0.8, 0.9]), np.array([0.9, 0.8, 0.2, 0.1])
+    assert M.roc_auc(y, good) == 1.0 and M.roc_auc(y, bad) == 0.0
+    assert M.equal_error_rate(y, good)[0] == 0.0
+    assert M.equal_error_rate(y, bad)[0] == 1.0
+    assert M.accuracy(y, good) == 1.0 and M.accuracy(y, bad) == 0.0
+    res = M.compute_metrics(y, good, n_boot=50)
+    assert res["roc_auc"] == {"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    assert res["eer"]["value"] == 0.0
+
+
+def _synthetic(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    p = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 1.2 * (2 * y - 1))))
+    return y, p
+
+
+def test_matches_sklearn():
+    y, p = _synthetic()
+    assert M.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p))
+    assert M.average_precision(y, p) == pytest.approx(skm.average_precision_score(y, p))
+    assert M.log_loss(y, p) == pytest.approx(skm.log_loss(y, p))
+    assert M.brier(y, p) == pytest.approx(skm.brier_score_loss(y, p))
+    assert M.balanced_accuracy(y, p, 0.3) == pytest.approx(skm.balanced_accuracy_score(y, p >= 0.3))
+    rc = M.reliability_curve(y, p, n_bins=15)
+    frac, mean = calibration_curve(y, p, n_bins=15, strategy="uniform")
+    assert rc["fraction_fake"] == pytest.approx(frac.tolist())
+    assert rc["mean_predicted"] == pytest.approx(mean.tolist())
+    assert sum(rc["count"]) == len(y)
+    # compute_metrics' shared ROC computation gives the same AUC/EER as the public functions
+    res = M.compute_metrics(y, p, n_boot=0)
+    assert res["roc_auc"]["value"] == pytest.approx(M.roc_auc(y, p))
+    assert res["eer"]["value"] == pytest.approx(M.equal_error_rate(y, p)[0])
+    assert res["ece"]["value"] == pytest.approx(M.expected_calibration_error(y, p))
+    assert res["accuracy"]["ci_low"] is None
+
+
+def test_bootstrap_interval_contains_value_and_is_reproducible():
+    y, p = _synthetic()
+    a = M.compute_metrics(y, p, n_boot=200, seed=7)
+    b = M.compute_metrics(y, p, n_boot=200, seed=7)
+    c = M.compute_metrics(y, p, n_boot=200, seed=8)
+    assert a == b
+    assert a != c
+    assert set(a) == set(M.METRIC_NAMES)
+    for name in ("accuracy", "balanced_accuracy", "roc_auc", "average_precision", "eer", "log_loss", "brier"):
+        e = a[name]
+        assert e["ci_low"] <= e["value"] <= e["ci_high"], name
+        assert e["ci_low"] < e["ci_high"], name
+    for e in a.values():  # plain floats, strict JSON
+        assert all(type(v) is float for v in e.values())
+    json.dumps(a, allow_nan=False)
+
+
+def test_one_class_data_gives_none_for_two_class_metrics():
+    res = M.compute_metrics([1, 1, 1, 1], [0.2, 0.9, 0.8, 0.7], n_boot=30)
+    for name in M.TWO_CLASS_METRICS:
+        assert res[name] == {"value": None, "ci_low": None, "ci_high": None}
+    assert res["accuracy"]["value"] == pytest.approx(0.75)
+    assert res["accuracy"]["ci_low"] is not None
+    json.dumps(res, allow_nan=False)
+    with pytest.raises(ValueError, match="both"):
+        M.roc_auc([1, 1], [0.2, 0.3])
+
+
+@pytest.mark.parametrize(
+    "y, p, message",
+    [
+        ([0, 1, 1], [0.1, 0.9], "different lengths"),
+        ([0, 1], [0.1, float("nan")], "NaN"),
+        ([0, 1], [0.1, 1.2], r"\[0, 1\]"),
+        ([0, 1], [-0.1, 0.5], r"\[0, 1\]"),
+        ([0, 2], [0.1, 0.5], "only 0"),
+        (["real", "fake"], [0.1, 0.5], "only 0"),
+        ([], [], "empty"),
+        ([[0, 1]], [[0.1, 0.2]], "1-D"),
+    ],
+)
+def test_bad_input_errors(y, p, message):
+    with pytest.raises(ValueError, match=message):
+        M.compute_metrics(y, p, n_boot=0)
+
+
+def test_bad_threshold_and_n_boot():
+    with pytest.raises(ValueError, match="threshold"):
+        M.accuracy(Y6, P6, threshold=1.5)
+    with pytest.raises(ValueError, match="n_boot"):
+        M.compute_metrics(Y6, P6, n_boot=-1)
+
+
+def test_summarize_table():
+    res = M.compute_metrics(Y6, P6, n_boot=50)
+    one_class = M.compute_metrics([1, 1, 1], [0.2, 0.9, 0.8], n_boot=0)
+    table = M.summarize_table({"six": res, "fakes only": one_class}, digits=2)
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == list(M.METRIC_NAMES)
+    assert table.loc["six", "roc_auc"].startswith("0.89 [")
+    assert table.loc["fakes only", "roc_auc"] == "n/a"
+    assert table.loc["fakes only", "accuracy"] == "0.67"  # no interval with n_boot=0
+
+
+# --------------------------------------------------------------------------- plots
+def test_plots_write_files(tmp_path):
+    from dfd import plots
+
+    y, p = _synthetic(300)
+    p2 = np.clip(p ** 1.5, 0, 1)
+    curves = {"model A": (y, p), "model B": (y, p2)}
+    figs = {
+        "roc.png": lambda f: plots.plot_roc_curves(curves, path=f),
+        "pr.png": lambda f: plots.plot_pr_curves(curves, path=f),
+        "rel.png": lambda f: plots.plot_reliability(y, p2, p, path=f),
+        "hist.png": lambda f: plots.plot_score_histograms(y, p, threshold=0.5, band=(0.4, 0.6), path=f),
+        "cm.png": lambda f: plots.plot_confusion_matrix(y, p, 0.5, path=f),
+        "rob.png": lambda f: plots.plot_robustness(
+            pd.DataFrame({
+                "model": ["A"] * 3 + ["B"] * 3,
+                "level": [0, 1, 2] * 2,
+                "auc": [0.95, 0.9, 0.8, 0.93, 0.91, 0.85],
+                "ci_low": [0.93, 0.88, 0.77, 0.91, 0.89, 0.82],
+                "ci_high": [0.97, 0.92, 0.83, 0.95, 0.93, 0.88],
+            }),
+            path=f,
+        ),
+    }
+    for name, make in figs.items():
+        fig = make(tmp_path / "figs" / name)
+        assert fig.axes, name
+        out = tmp_path / "figs" / name
+        assert out.is_file() and out.stat().st_size > 1000, name
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+    html = plots.interactive_roc_html(curves, tmp_path / "roc.html")
+    text = html.read_text(encoding="utf-8")
+    assert html.stat().st_size > 100_000  # plotly.js is embedded, not linked
+    assert '<script src="http' not in text and "<script src='http" not in text
+    assert "model A" in text
+
+
+def test_plot_into_given_axes():
+    from matplotlib.figure import Figure
+
+    from dfd import plots
+
+    fig = Figure()
+    ax1, ax2 = fig.subplots(1, 2)
+    assert plots.plot_roc_curves({"m": (Y6, P6)}, ax=ax1) is fig
+    assert plots.plot_reliability(Y6, P6, ax=ax2) is fig
+    with pytest.raises(ValueError, match="lack column"):
+        plots.plot_robustness(pd.DataFrame({"model": ["a"], "level": [0]}))
