@@ -202,9 +202,11 @@ def build_default_dataset(out_dir: str | Path, cache_dir: str | Path, params: Bu
             fake, _mask = synth.self_blend(r["rgb"], face.landmarks, rng)
             donor_note = ""
         else:
-            # the donor with the closest face size looks most plausible after warping
+            # a donor of similar head pose and face size looks most plausible after warping
+            yaw = synth.estimate_yaw(face.landmarks)
             sizes = np.array([reals[j]["face"].box[2] for j in donor_pool])
-            order = np.argsort(np.abs(np.log(sizes / face.box[2])))
+            yaw_gap = np.array([abs(synth.estimate_yaw(reals[j]["face"].landmarks) - yaw) for j in donor_pool])
+            order = np.argsort(np.abs(np.log(sizes / face.box[2])) + 4.0 * yaw_gap)
             j = donor_pool[int(rng.choice(order[: min(5, len(order))]))]
             d = reals[j]
             fake, _mask = synth.face_swap(r["rgb"], face.landmarks, d["rgb"], d["face"].landmarks, rng)

@@ -53,6 +53,7 @@ __all__ = [
     "sample_params",
     "jitter_params",
     "similarity_transform",
+    "estimate_yaw",
 ]
 
 # Inter-ocular distance (px) of a face in the detector's input crop (dfd.data.faces with
@@ -100,8 +101,8 @@ _DONOR_CAP = {  # the donor's own face region: undeformed, a little narrower tha
 }
 _SBI_SPEC = {
     **{f"mask.{k}": v for k, v in _MASK_SPEC.items()},
-    "color.rgb_shift": (-20.0, 20.0),  # grey levels per channel
-    "color.hue": (-6.0, 6.0),  # degrees
+    "color.rgb_shift": (-15.0, 15.0),  # grey levels per channel
+    "color.hue": (-5.0, 5.0),  # degrees
     "color.sat": (-0.15, 0.15),  # relative
     "color.brightness": (-0.08, 0.08),  # fraction of 255
     "color.contrast": (-0.1, 0.1),  # relative, about the region mean
@@ -167,12 +168,13 @@ def sample_params(kind: str, rng) -> dict:
             "kind": "sbi",
             "mask": _sample_mask(rng),
             "blend_ratio": float(_BLEND_RATIOS[rng.integers(len(_BLEND_RATIOS))]),
+            # like SBI, each colour operation is applied only some of the time (0 = off),
+            # so strong combined casts stay rare
             "color": {
-                "rgb_shift": _uniform(rng, *s["color.rgb_shift"], 3),
-                "hue": _uniform(rng, *s["color.hue"]),
-                "sat": _uniform(rng, *s["color.sat"]),
-                "brightness": _uniform(rng, *s["color.brightness"]),
-                "contrast": _uniform(rng, *s["color.contrast"]),
+                key: _uniform(rng, *s[f"color.{key}"], 3 if key == "rgb_shift" else None)
+                if rng.random() < 0.5
+                else ([0.0, 0.0, 0.0] if key == "rgb_shift" else 0.0)
+                for key in ("rgb_shift", "hue", "sat", "brightness", "contrast")
             },
             "freq": {"op": _FREQ_OPS[rng.integers(len(_FREQ_OPS))], "strength": _uniform(rng, *s["freq.strength"])},
             "warp": {
@@ -257,6 +259,8 @@ def jitter_params(params: dict, rng, amount: float = 0.2) -> dict:
             value = _get(out, path)
         except (KeyError, TypeError):
             continue
+        if path == "downscale" and float(value) >= 1.0:
+            continue  # 1 means "no re-sampling": an on/off switch, not a level to wobble
         arr = np.asarray(value, dtype=np.float64)
         width = hi - lo
         step = np.clip(rng.normal(0.0, amount * width / 4.0, arr.shape), -amount * width / 2, amount * width / 2)
@@ -343,6 +347,14 @@ def _face_geom(landmarks, what: str = "landmarks") -> _FaceGeom:
     midline = (t[0, 0] + t[1, 0] + t[3, 0] + t[4, 0]) / 4.0
     yaw = float((t[2, 0] - midline) / _TEMPLATE_IOD)
     return _FaceGeom(matrix, scale, yaw)
+
+
+def estimate_yaw(landmarks) -> float:
+    """Signed head-turn proxy from the five landmarks: the nose's offset from the eye/mouth
+    midline in inter-ocular distances (about 0 frontal, ±0.4 for a three-quarter view;
+    negative = nose towards image-left). Pair swap donors and targets with similar values
+    (say within 0.15): a turned donor only covers part of a frontal target's face."""
+    return _face_geom(landmarks).yaw
 
 
 def _mask_outline(geom: _FaceGeom, mp: dict) -> np.ndarray:
@@ -556,7 +568,8 @@ def self_blend(rgb: np.ndarray, landmarks, rng=None, params: dict | None = None)
     sized in detector-crop pixels), and warped by a small scale (0.95–1.05) and shift (a
     few % of the face size) about the face centre; it is blended back through
     :func:`face_mask` times a blend ratio from {0.25, 0.5, 0.75, 1}. Returns
-    ``(fake uint8 HxWx3, alpha float32 HxW)`` where alpha is the effective blend weight."""
+    ``(fake uint8 HxWx3, mask float32 HxW)``: the manipulated region (the blurred face
+    mask); the blend weight actually used is ``mask * params["blend_ratio"]``."""
     _check_image(rgb, "image")
     p = _resolve("sbi", rng, params)
     mask, support, geom = _mask_with_roi(rgb.shape, landmarks, p["mask"])
@@ -581,7 +594,7 @@ def self_blend(rgb: np.ndarray, landmarks, rng=None, params: dict | None = None)
         target, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
     )
     fake = _blend(rgb, target, alpha, box)
-    return fake, alpha
+    return fake, mask
 
 
 # ------------------------------------------------------------------------------- swap
@@ -629,7 +642,9 @@ def face_swap(
     strength) and blended either with the feathered :func:`face_mask` (``blend="feather"``)
     or by Poisson blending (``"poisson"``, ``cv2.seamlessClone`` NORMAL_CLONE, composited
     back through the same mask; falls back to feathering when OpenCV refuses). Returns
-    ``(fake uint8 HxWx3, alpha float32 HxW)``."""
+    ``(fake uint8 HxWx3, mask float32 HxW)``: the target's face mask, capped by the
+    donor's face region; it is the feathering alpha, and with Poisson blending the pasted
+    core is where it exceeds 0.5."""
     _check_image(target_rgb, "target image")
     _check_image(donor_rgb, "donor image")
     p = _resolve("swap", rng, params)
@@ -669,19 +684,20 @@ def face_swap(
     if not (mask[y0:y1, x0:x1] > 0).any():
         raise BadInputError("the donor face does not overlap the target face region")
 
-    donor = donor_rgb
+    donor = np.ascontiguousarray(donor_rgb)
     zoom = float(np.hypot(*to_roi[:2, 0]))  # target px per donor px
     if zoom < 0.5:  # strong shrink: pre-reduce the donor so the warp does not alias
         pre = zoom * 1.5
         dh, dw = donor_rgb.shape[:2]
-        donor = cv2.resize(donor_rgb, (max(2, round(dw * pre)), max(2, round(dh * pre))), interpolation=cv2.INTER_AREA)
+        donor = cv2.resize(donor, (max(2, round(dw * pre)), max(2, round(dh * pre))), interpolation=cv2.INTER_AREA)
         to_roi = to_roi @ np.diag([1.0 / pre, 1.0 / pre, 1.0])
     interp = _INTERPS[p["interp"]]
     warped = cv2.warpAffine(donor, to_roi[:2], size, flags=interp, borderMode=cv2.BORDER_REFLECT101).astype(np.float32)
     # generator resolution, in detector-crop pixels; skipped when the up-scaled donor is
     # already that coarse
-    factor = _resample_factor(float(p["downscale"]), geom)
-    if factor < 0.98 and factor * zoom < 0.98:
+    down = float(p["downscale"])
+    factor = _resample_factor(down, geom)
+    if down < 0.999 and factor < 0.98 and factor * zoom < 0.98:
         warped = np.clip(_resample(warped, factor, interp), 0, 255)
 
     weight = mask[y0:y1, x0:x1]

@@ -1,0 +1,187 @@
+"""One training function for every image detector (the notebooks 02-04 call it).
+
+Deterministic seeds, early stopping on validation ROC-AUC with the best weights restored,
+a CSV log, a progress bar, automatic GPU use when one is visible. The trained model is
+saved as ``models/<dataset>/<model>.h5`` with its model card, and its validation and test
+predictions as ``models/<dataset>/<model>.predictions.csv`` for the ensemble notebook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data.prepare import load_manifest
+from .paths import data_dir, models_dir
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    dataset: str = "dfd-default"
+    input_size: int = 0  # 0 = the model config's default
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    seed: int = 0
+    augment: bool = True
+    smoke: bool = False
+    overrides: dict = field(default_factory=dict)  # model hyper-parameters
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    model: object
+    history: pd.DataFrame
+    card: dict
+    model_path: Path
+    predictions: pd.DataFrame  # split, path, label, p_fake for valid and test rows
+    test_metrics: dict
+    valid_metrics: dict
+    seconds: float
+    device: str
+
+
+def training_device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+
+
+def set_determinism(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001 — older TF builds: seeds alone are the best we can do
+        pass
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int = 1) -> TrainResult:
+    import keras
+
+    from .metrics import compute_metrics
+    from .models import base_card, build_model, model_config, save_model
+    from .pipeline import AugmentConfig, load_images, make_dataset
+
+    set_determinism(cfg.seed)
+    device = training_device()
+    manifest_path = data_dir(cfg.dataset) / "manifest.csv"
+    if manifest is None:
+        manifest = load_manifest(manifest_path)
+    size = int(cfg.input_size or model_config(cfg.model)["input_size"])
+    epochs = min(cfg.epochs, 2) if cfg.smoke else cfg.epochs
+    if verbose:
+        print(f"training {cfg.model} on {cfg.dataset} at {size}px on {device}")
+
+    frames = {s: manifest[manifest.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
+    for s, df in frames.items():
+        if df.empty or df.label.nunique() < 2:
+            raise ValueError(f"the {s} split needs both real and fake faces (has {len(df)} rows); "
+                             "re-run notebook 01 or use a larger dataset")
+    arrays = {s: load_images(df.path.tolist(), size) for s, df in frames.items()}
+    labels = {s: df.label.to_numpy(np.int64) for s, df in frames.items()}
+
+    batch = min(cfg.batch_size, len(frames["train"]))
+    steps = max(1, len(frames["train"]) // batch)
+    train_ds = make_dataset(arrays["train"], labels["train"], batch, training=True, seed=cfg.seed,
+                            augment=AugmentConfig() if cfg.augment else AugmentConfig.off())
+    valid_ds = make_dataset(arrays["valid"], labels["valid"], 64, training=False)
+
+    model = build_model(cfg.model, input_size=size, **cfg.overrides)
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * epochs, alpha=0.05)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    out_dir = models_dir(cfg.dataset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / f"{cfg.model}.log.csv"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=cfg.patience,
+                                      restore_best_weights=True, verbose=0),
+        keras.callbacks.ModelCheckpoint(str(out_dir / f"{cfg.model}.best.weights.h5"), monitor="val_auc",
+                                        mode="max", save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(str(log_path)),
+    ]
+    if verbose:
+        from tqdm.keras import TqdmCallback
+
+        callbacks.append(TqdmCallback(verbose=0, desc=cfg.model))
+    t0 = time.time()
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
+                        callbacks=callbacks, verbose=0)
+    seconds = time.time() - t0
+    # EarlyStopping restores the best weights only when it stopped early; make it unconditional
+    best = out_dir / f"{cfg.model}.best.weights.h5"
+    if best.exists():
+        model.load_weights(str(best))
+        best.unlink()
+
+    preds = []
+    metrics = {}
+    for s in ("valid", "test"):
+        p = model.predict(arrays[s], batch_size=64, verbose=0).reshape(-1)
+        preds.append(frames[s].assign(p_fake=p)[["split", "path", "label", "group", "method", "p_fake"]])
+        metrics[s] = compute_metrics(labels[s], p, n_boot=0 if cfg.smoke else 1000, seed=cfg.seed)
+    predictions = pd.concat(preds, ignore_index=True)
+    predictions.to_csv(out_dir / f"{cfg.model}.predictions.csv", index=False)
+
+    hist = pd.DataFrame(history.history)
+    hist.index.name = "epoch"
+    best_epoch = int(hist["val_auc"].idxmax()) + 1 if "val_auc" in hist else len(hist)
+    card = base_card(
+        model, cfg.model, size,
+        dataset=cfg.dataset,
+        manifest_sha256=file_sha256(manifest_path) if manifest_path.exists() else "unknown",
+        split_sizes={s: {"real": int((labels[s] == 0).sum()), "fake": int((labels[s] == 1).sum())} for s in labels},
+        training={"config": {k: v for k, v in asdict(cfg).items() if k != "overrides"}, "overrides": cfg.overrides,
+                  "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
+                  "device": device, "augmentation": asdict(AugmentConfig()) if cfg.augment else None},
+        metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
+        face_stage=_face_stage_params(cfg.dataset),
+    )
+    model_path = save_model(model, out_dir / f"{cfg.model}.h5", card)
+    if verbose:
+        auc = metrics["test"]["roc_auc"]["value"]
+        print(f"{cfg.model}: {len(hist)} epochs in {seconds:.0f} s, best epoch {best_epoch}, test ROC-AUC {auc:.3f}")
+    return TrainResult(cfg, model, hist, card, model_path, predictions, metrics["test"], metrics["valid"],
+                       seconds, device)
+
+
+def _face_stage_params(dataset: str) -> dict:
+    """How crops were made (the inference engine must crop the same way)."""
+    from .data.datasets import get_adapter
+
+    try:
+        adapter = get_adapter(dataset)
+    except Exception:  # noqa: BLE001 — unknown datasets still train
+        return {}
+    return {"mode": adapter.face_mode, "margin": 0.3, "crop_size": adapter.image_size, "template": "arcface-5pt"}
+
+
+def load_predictions(dataset: str, model: str) -> pd.DataFrame:
+    path = models_dir(dataset) / f"{model}.predictions.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found — train {model} first (notebooks 02-04)")
+    return pd.read_csv(path)
+
+
+def save_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2))
