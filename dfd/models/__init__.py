@@ -1,0 +1,22 @@
+"""Deepfake detectors: ``cnn``, ``cnn_lstm``, ``resnext`` (faces) and ``temporal`` (clips).
+
+Every detector takes raw float32 RGB pixels in [0, 255] and returns ``(batch, 1)``
+P(fake) (label 1 = fake). Build with :func:`build_model`, save/load with model cards via
+:func:`save_model` / :func:`load_model`.
+"""
+
+from .card import base_card, load_model, read_card, save_model
+from .registry import available_models, build_model, built_config, model_config
+from .temporal import image_encoder_from
+
+__all__ = [
+    "available_models",
+    "base_card",
+    "build_model",
+    "built_config",
+    "image_encoder_from",
+    "load_model",
+    "model_config",
+    "read_card",
+    "save_model",
+]

@@ -1,0 +1,265 @@
+"""Saving and loading detectors together with their model cards.
+
+A detector is one legacy Keras HDF5 file (``.h5``, what the desktop app loads). Its model
+card - architecture, sizes, preprocessing, package versions, git commit, training facts -
+is stored twice: as a JSON string in the HDF5 root attribute ``"dfd_model_card"`` (so the
+card can never get separated from the weights) and as a sidecar ``<name>.json`` for people
+and tools that do not speak HDF5.
+
+Loading is defensive: the architecture JSON is scanned with h5py *before* Keras sees it and
+files with ``Lambda`` layers (which carry marshalled Python bytecode) are refused; Keras
+then loads with ``safe_mode=True``. Only ``dfd`` and its dependencies are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import numpy as np
+import keras
+
+from .. import LABEL_NAMES, __version__ as DFD_VERSION
+from ..errors import DfdError
+from ..paths import PACKAGE_DIR
+
+CARD_ATTR = "dfd_model_card"
+CARD_FORMAT = "dfd-model-card/1"
+H5_SUFFIXES = (".h5", ".hdf5")
+# HDF5 keeps attributes in the object header, which holds at most 64 KiB
+MAX_CARD_BYTES = 60_000
+# layer classes / serialised objects that embed executable Python
+FORBIDDEN_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
+
+
+# --------------------------------------------------------------------------------------
+# Cards
+# --------------------------------------------------------------------------------------
+
+
+def base_card(model: keras.Model, name: str, input_size: int, **extra) -> dict:
+    """The facts every card carries; ``extra`` (JSON-serialisable) is added on top, e.g.
+    ``base_card(model, "cnn", 128, dataset="ff++", epochs=12, val_auc=0.93)``."""
+    from .registry import built_config  # late import: registry -> families -> cnn
+
+    card = {
+        "format": CARD_FORMAT,
+        "architecture": name,
+        "model_name": model.name,
+        "params": int(model.count_params()),
+        "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        "input_size": int(input_size),
+        "input_shape": [None if d is None else int(d) for d in model.input_shape[1:]],
+        "output": "sigmoid probability that the face is fake, shape (batch, 1)",
+        "labels": {str(k): v for k, v in LABEL_NAMES.items()},
+        "preprocessing": _preprocessing(model),
+        "versions": package_versions(),
+        "dfd_version": DFD_VERSION,
+        "git_commit": git_commit(),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    config = built_config(model)
+    if config is not None:
+        card["config"] = config
+    card.update(extra)
+    return card
+
+
+def _preprocessing(model: keras.Model) -> str:
+    from .cnn import PREPROCESSING, SRM_PREPROCESSING
+    from .layers import HighPassResidual
+
+    text = SRM_PREPROCESSING if _has_layer(model, HighPassResidual) else PREPROCESSING
+    if len(model.input_shape) == 5:
+        return f"clips of {model.input_shape[1]} frames; each frame: {text}"
+    return text
+
+
+def _has_layer(layer, cls) -> bool:
+    if isinstance(layer, cls):
+        return True
+    children = list(getattr(layer, "layers", []))
+    if hasattr(layer, "layer"):  # wrappers: TimeDistributed, Bidirectional
+        children.append(layer.layer)
+    return any(_has_layer(child, cls) for child in children)
+
+
+def package_versions() -> dict:
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+    }
+
+
+def git_commit() -> str:
+    """``git rev-parse HEAD`` of the checkout dfd runs from, or ``"unknown"``."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "unknown"
+
+
+# --------------------------------------------------------------------------------------
+# Save / read / load
+# --------------------------------------------------------------------------------------
+
+
+def save_model(model: keras.Model, path_h5, card: dict) -> Path:
+    """Write ``model`` to ``path_h5`` (legacy HDF5) with ``card`` inside and beside it.
+
+    Both files are written to temporary names first and renamed into place, so a crash
+    never leaves a half-written model where the app would pick it up."""
+    path = Path(path_h5)
+    if path.suffix.lower() not in H5_SUFFIXES:
+        raise DfdError(f"model files are legacy Keras HDF5; name it *.h5, not {path.name!r}")
+    try:
+        text = json.dumps(card, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DfdError(f"the model card is not plain JSON ({exc})") from None
+    if len(text.encode("utf-8")) > MAX_CARD_BYTES:
+        raise DfdError(
+            f"the model card is {len(text.encode())} bytes, over the {MAX_CARD_BYTES} an HDF5 "
+            "attribute can hold; keep bulky data (histories, curves) in the reports folder"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sidecar = path.with_suffix(".json")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    tmp_sidecar = sidecar.with_name(f".{sidecar.stem}.{os.getpid()}.tmp.json")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # HDF5 is "legacy" to Keras but it is our format
+            model.save(tmp)
+        with h5py.File(tmp, "a") as fh:
+            fh.attrs[CARD_ATTR] = text
+        tmp_sidecar.write_text(
+            json.dumps(card, sort_keys=True, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        os.replace(tmp, path)
+        os.replace(tmp_sidecar, sidecar)
+    finally:
+        for leftover in (tmp, tmp_sidecar):
+            if leftover.exists():
+                leftover.unlink()
+    return path
+
+
+def _open_h5(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise DfdError(f"model file not found: {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DfdError(f"{path} is not a readable HDF5 model file ({exc})") from None
+
+
+def _attr_text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):  # some writers store a 1-element array
+        return _attr_text(value.reshape(-1)[0])
+    return str(value)
+
+
+def read_card(path_h5) -> dict:
+    """The model card stored inside ``path_h5``; reads HDF5 attributes only."""
+    path = Path(path_h5)
+    with _open_h5(path) as fh:
+        raw = fh.attrs.get(CARD_ATTR)
+    if raw is None:
+        raise DfdError(f"{path} has no dfd model card (was it saved with dfd.models.save_model?)")
+    try:
+        return json.loads(_attr_text(raw))
+    except ValueError as exc:
+        raise DfdError(f"{path}: the stored model card is not valid JSON ({exc})") from None
+
+
+def check_architecture(path_h5) -> dict:
+    """Parse the stored architecture JSON with h5py and refuse unsafe content.
+
+    Returns the parsed ``model_config``. Raises :class:`DfdError` if there is none
+    (weights-only file) or it contains a Lambda-like layer."""
+    path = Path(path_h5)
+    with _open_h5(path) as fh:
+        raw = fh.attrs.get("model_config")
+    if raw is None:
+        raise DfdError(f"{path} holds weights only, no model architecture; it cannot be loaded alone")
+    try:
+        config = json.loads(_attr_text(raw))
+    except ValueError as exc:
+        raise DfdError(f"{path}: the stored architecture is not valid JSON ({exc})") from None
+    found = sorted(set(_forbidden(config)))
+    if found:
+        raise DfdError(
+            f"refusing to load {path}: its architecture contains Lambda layer(s) "
+            f"{', '.join(found)}. Lambda layers carry arbitrary Python code, which dfd never "
+            "loads from a file; rebuild the model with dfd.models.build_model (no Lambda "
+            "layers) and save it again."
+        )
+    return config
+
+
+def _forbidden(node):
+    """Yield ``'name' (Class)`` for each forbidden object anywhere in a Keras config tree
+    (nested models and wrappers such as TimeDistributed included)."""
+    if isinstance(node, dict):
+        cls = node.get("class_name")
+        if isinstance(cls, str) and cls.rsplit(".", 1)[-1] in FORBIDDEN_CLASSES:
+            cfg = node.get("config")
+            label = cfg.get("name") if isinstance(cfg, dict) and cfg.get("name") else "?"
+            yield f"{label!r} ({cls})"
+        for value in node.values():
+            yield from _forbidden(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _forbidden(value)
+
+
+def load_model(path_h5, require_card: bool = False) -> tuple[keras.Model, dict]:
+    """Load a detector saved by :func:`save_model` -> ``(model, card)``.
+
+    The model comes back uncompiled (inference only; compile it to train further). A file
+    without a card gives ``{}`` unless ``require_card``."""
+    from . import layers as _registered_layers  # noqa: F401  (registers dfd custom layers)
+
+    path = Path(path_h5)
+    check_architecture(path)
+    try:
+        card = read_card(path)
+    except DfdError:
+        if require_card:
+            raise
+        card = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types; callers get one with the file name
+        raise DfdError(f"cannot load model {path}: {exc}") from exc
+    return model, card
+
+
+__all__ = [
+    "CARD_ATTR",
+    "base_card",
+    "check_architecture",
+    "git_commit",
+    "load_model",
+    "package_versions",
+    "read_card",
+    "save_model",
+]

@@ -1,0 +1,246 @@
+"""Custom layers shared by every dfd detector.
+
+Everything here is registered under the ``dfd`` package name, so importing this module is
+all a process needs before ``keras.models.load_model`` can rebuild a saved detector (see
+:mod:`dfd.models.card`). Only ``keras.ops`` is used, no Lambda layers: a saved model must be
+loadable with ``safe_mode=True`` and must never carry executable bytecode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+from keras import ops
+
+# --------------------------------------------------------------------------------------
+# Fixed high-pass ("SRM") residual branch
+# --------------------------------------------------------------------------------------
+
+# The three classic SRM residual kernels (Fridrich & Kodovsky 2012) used by RGB-N
+# (Zhou et al. 2018): 2nd-order "KB", 4th-order "KV" and a 1-D 2nd-order edge kernel.
+# Each sums to zero, so smooth image content cancels and only the high-frequency noise
+# residual - where blending, up-sampling and GAN artifacts live - is left.
+SRM_KERNELS: dict[str, np.ndarray] = {
+    "kb": np.array(
+        [[0, 0, 0, 0, 0],
+         [0, -1, 2, -1, 0],
+         [0, 2, -4, 2, 0],
+         [0, -1, 2, -1, 0],
+         [0, 0, 0, 0, 0]], dtype=np.float32) / 4.0,
+    "kv": np.array(
+        [[-1, 2, -2, 2, -1],
+         [2, -6, 8, -6, 2],
+         [-2, 8, -12, 8, -2],
+         [2, -6, 8, -6, 2],
+         [-1, 2, -2, 2, -1]], dtype=np.float32) / 12.0,
+    "edge": np.array(
+        [[0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0],
+         [0, 1, -2, 1, 0],
+         [0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0]], dtype=np.float32) / 2.0,
+}
+
+
+@keras.saving.register_keras_serializable(package="dfd")
+class HighPassResidual(keras.layers.Layer):
+    """Fixed SRM high-pass filters applied to every colour channel of raw [0, 255] pixels.
+
+    Output: ``len(kernels) * channels`` residual maps, truncated to ``[-truncate, truncate]``
+    (in pixel units, as in SRM steganalysis: large residuals are edges, not artifacts) and
+    divided by ``truncate`` so they land in [-1, 1] like the normalised RGB they are
+    concatenated with. The kernel is a constant rebuilt from the config, not a weight, so it
+    can never be trained or overwritten by a weight file.
+    """
+
+    def __init__(self, kernels=("kb", "kv", "edge"), truncate=3.0, **kwargs):
+        super().__init__(**kwargs)
+        unknown = [k for k in kernels if k not in SRM_KERNELS]
+        if unknown:
+            raise ValueError(f"unknown SRM kernels {unknown}; choose from {sorted(SRM_KERNELS)}")
+        if not kernels:
+            raise ValueError("HighPassResidual needs at least one kernel")
+        self.kernels = tuple(kernels)
+        self.truncate = float(truncate)
+        self._kernel = None
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        bank = np.stack([SRM_KERNELS[k] for k in self.kernels], axis=-1)  # (5, 5, K)
+        # depthwise layout (kh, kw, in_channels, multiplier): same K filters on each channel
+        kernel = np.repeat(bank[:, :, None, :], channels, axis=2)
+        self._kernel = ops.convert_to_tensor(kernel, dtype=self.compute_dtype)
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        residual = ops.depthwise_conv(x, self._kernel, strides=1, padding="same")
+        return ops.clip(residual, -self.truncate, self.truncate) / self.truncate
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], int(input_shape[-1]) * len(self.kernels))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"kernels": list(self.kernels), "truncate": self.truncate})
+        return config
+
+
+# --------------------------------------------------------------------------------------
+# Grouped convolution that is fast on CPU
+# --------------------------------------------------------------------------------------
+
+GROUPED_IMPLS = ("masked", "split", "patches", "native")
+
+
+@keras.saving.register_keras_serializable(package="dfd")
+class GroupedConv2D(keras.layers.Layer):
+    """A grouped 2-D convolution, numerically equal to ``Conv2D(groups=G)``.
+
+    Weights use exactly the ``keras.layers.Conv2D(groups=G)`` layout - kernel
+    ``(kh, kw, in_channels // G, filters)``, bias ``(filters,)`` - so weights copy across
+    in both directions. ``impl`` only changes how the product is computed:
+
+    * ``"masked"``: expand the kernel to a block-diagonal dense kernel
+      ``(kh, kw, in, filters)`` and run one ordinary convolution. Does G x the FLOPs of a
+      grouped conv, but oneDNN's dense conv is so much faster than TF's grouped conv on CPU
+      that it wins for the narrow (32-128 channel) bottlenecks used here; the gradient of
+      the expansion puts zero on the off-diagonal blocks, so they never train.
+    * ``"split"``: G plain convolutions on channel slices, concatenated (ResNeXt Fig. 3b).
+    * ``"patches"``: im2col with ``extract_patches`` and a block-diagonal einsum.
+    * ``"native"``: ``ops.conv`` with the grouped kernel (what ``Conv2D(groups=G)`` does).
+
+    Measured on the 2-core dev CPU (``scripts/bench_models.py --grouped-impls``), the
+    whole ``resnext`` detector at 128 px, batch 32, train images/s:
+    see :data:`dfd.models.resnext.GROUPED_IMPL_BENCHMARK`.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        groups=1,
+        strides=1,
+        padding="same",
+        use_bias=True,
+        impl="masked",
+        kernel_initializer="he_normal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if impl not in GROUPED_IMPLS:
+            raise ValueError(f"impl must be one of {GROUPED_IMPLS}, got {impl!r}")
+        if padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size)
+        self.groups = int(groups)
+        self.strides = _pair(strides)
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.impl = impl
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        if self.filters % self.groups:
+            raise ValueError(f"filters={filters} is not divisible by groups={groups}")
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        if in_channels % self.groups:
+            raise ValueError(f"{in_channels} input channels not divisible by groups={self.groups}")
+        self.in_channels = in_channels
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(*self.kernel_size, in_channels // self.groups, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+            if self.use_bias
+            else None
+        )
+        if self.impl in ("masked", "patches"):
+            self._eye = ops.eye(self.groups, dtype=self.variable_dtype)
+        self.built = True
+
+    def _block_diagonal_kernel(self):
+        kh, kw = self.kernel_size
+        g, ci, co = self.groups, self.in_channels // self.groups, self.filters // self.groups
+        k = ops.reshape(self.kernel, (kh, kw, ci, g, co))
+        # full[a, b, (g, i), (h, o)] = k[a, b, i, h, o] * [g == h]
+        full = ops.einsum("abiho,gh->abgiho", k, self._eye)
+        return ops.reshape(full, (kh, kw, g * ci, g * co))
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        if self.impl == "masked":
+            full = ops.cast(self._block_diagonal_kernel(), self.compute_dtype)
+            out = ops.conv(inputs, full, strides=self.strides, padding=self.padding)
+        elif self.impl == "native":
+            out = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
+        elif self.impl == "split":
+            xs = ops.split(inputs, self.groups, axis=-1)
+            ks = ops.split(kernel, self.groups, axis=-1)
+            out = ops.concatenate(
+                [ops.conv(x, k, strides=self.strides, padding=self.padding) for x, k in zip(xs, ks)],
+                axis=-1,
+            )
+        else:  # patches
+            out = self._patches_conv(inputs, kernel)
+        if self.use_bias:
+            out = out + ops.cast(self.bias, self.compute_dtype)
+        return out
+
+    def _patches_conv(self, inputs, kernel):
+        kh, kw = self.kernel_size
+        g, ci, co = self.groups, self.in_channels // self.groups, self.filters // self.groups
+        patches = ops.image.extract_patches(
+            inputs, size=(kh, kw), strides=self.strides, padding=self.padding
+        )  # (b, h, w, kh * kw * in), ordered (kh, kw, in)
+        shape = ops.shape(patches)
+        patches = ops.reshape(patches, (shape[0], shape[1], shape[2], kh * kw, g, ci))
+        k = ops.reshape(kernel, (kh * kw, ci, g, co))
+        out = ops.einsum("bhwpgi,pigo->bhwgo", patches, k)
+        return ops.reshape(out, (shape[0], shape[1], shape[2], g * co))
+
+    def compute_output_shape(self, input_shape):
+        spatial = []
+        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
+            if size is None:
+                spatial.append(None)
+            elif self.padding == "same":
+                spatial.append(-(-size // s))
+            else:
+                spatial.append((size - k) // s + 1)
+        return (input_shape[0], *spatial, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": list(self.kernel_size),
+                "groups": self.groups,
+                "strides": list(self.strides),
+                "padding": self.padding,
+                "use_bias": self.use_bias,
+                "impl": self.impl,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer
+                else None,
+            }
+        )
+        return config
+
+
+def _pair(value) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    a, b = value
+    return (int(a), int(b))

