@@ -101,3 +101,100 @@ def crop_grid(manifest, n_per_class: int = 8, seed: int = 0, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _fmt(metric: dict | None, digits: int = 3) -> str:
+    if not metric or metric.get("value") is None:
+        return "n/a"
+    v = f"{metric['value']:.{digits}f}"
+    if metric.get("ci_low") is not None and metric.get("ci_high") is not None:
+        v += f" [{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"
+    return v
+
+
+def headline_rows(dataset: str) -> list[dict]:
+    """The README's headline numbers for one dataset: each model and the chosen ensemble on test."""
+    m = read_metrics(dataset)
+    ev = m.get("evaluation", {})
+    rows = []
+    for name in ("cnn", "cnn_lstm", "resnext"):
+        t = m.get(f"train_{name}")
+        if t:
+            rows.append({"dataset": dataset, "model": name, "auc": t["test"].get("roc_auc"), "acc": t["test"].get("accuracy"),
+                         "log_loss": t["test"].get("log_loss"), "ece": t["test"].get("ece"),
+                         "minutes": t.get("seconds", 0) / 60})
+    if ev:
+        best = ev["chosen_ensemble"]
+        key = best if best in ev["test"] else f"{best} (calibrated)"
+        t = ev["test"][key]
+        rows.append({"dataset": dataset, "model": f"ensemble ({best}, calibrated)", "auc": t.get("roc_auc"),
+                     "acc": t.get("accuracy"), "log_loss": t.get("log_loss"), "ece": t.get("ece"), "minutes": None})
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    out = ["| dataset | model | test ROC-AUC [95% CI] | accuracy | log loss | ECE | train min |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        minutes = f"{r['minutes']:.1f}" if r.get("minutes") else ""
+        out.append(f"| {r['dataset']} | {r['model']} | {_fmt(r['auc'])} | {_fmt(r['acc'])} | {_fmt(r['log_loss'])} "
+                   f"| {_fmt(r['ece'])} | {minutes} |")
+    return "\n".join(out)
+
+
+def write_results_md(dataset: str) -> Path:
+    """``reports/<dataset>/results.md``: every table of the study, from metrics.json."""
+    m = read_metrics(dataset)
+    parts = [f"# Results: {dataset}", "", "Generated from `metrics.json` by `dfd.report.write_results_md`; "
+             "do not edit by hand.", ""]
+    data = m.get("data")
+    if data:
+        parts += ["## Data", "", "| split | real crops | fake crops |", "|---|---|---|"]
+        for s, c in data.get("crops", {}).items():
+            parts.append(f"| {s} | {c.get('real', 0)} | {c.get('fake', 0)} |")
+        fs = data.get("face_stage", {})
+        parts += ["", f"Face stage: {fs.get('faces_ok')} crops from {fs.get('files')} files "
+                  f"(no face: {fs.get('no_face')}, unreadable: {fs.get('errors')}).", ""]
+    parts += ["## Headline", "", markdown_table(headline_rows(dataset)), ""]
+    ev = m.get("evaluation")
+    if ev:
+        parts += ["## Every model and ensemble (test, bootstrap 95% CI)", "",
+                  "| model | ROC-AUC | AP | accuracy | EER | log loss | Brier | ECE | MCE |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, t in ev["test"].items():
+            parts.append(f"| {name} | " + " | ".join(_fmt(t.get(k)) for k in
+                         ("roc_auc", "average_precision", "accuracy", "eer", "log_loss", "brier", "ece", "mce")) + " |")
+        op = ev["operating_point"]
+        parts += ["", f"Chosen ensemble: **{ev['chosen_ensemble']}**; threshold {op['threshold']:.2f}, uncertain band "
+                  f"[{op['band'][0]:.2f}, {op['band'][1]:.2f}]; on test {ev['test_decided_share']:.0%} decided with "
+                  f"accuracy {ev['test_accuracy_outside_band']:.3f}.", ""]
+        if ev.get("cross_dataset"):
+            parts += ["## Cross-dataset ROC-AUC (rows: trained on, columns: tested on)", ""]
+            cols = sorted({r["tested_on"] for r in ev["cross_dataset"]})
+            parts += ["| trained on | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            for tr in sorted({r["trained_on"] for r in ev["cross_dataset"]}):
+                cells = {r["tested_on"]: r["auc"] for r in ev["cross_dataset"] if r["trained_on"] == tr}
+                parts.append(f"| {tr} | " + " | ".join(f"{cells[c]:.3f}" if c in cells else "" for c in cols) + " |")
+            parts.append("")
+        if ev.get("robustness"):
+            rob = ev["robustness"]
+            models = list(dict.fromkeys(r["model"] for r in rob))
+            parts += ["## Robustness (test ROC-AUC)", "", "| corruption | level | " + " | ".join(models) + " |",
+                      "|---|---|" + "---|" * len(models)]
+            for key in dict.fromkeys((r["corruption"], r["level"]) for r in rob):
+                cells = {r["model"]: r["auc"] for r in rob if (r["corruption"], r["level"]) == key}
+                parts.append(f"| {key[0]} | {key[1]} | " + " | ".join(
+                    f"{cells[mo]:.3f}" if cells.get(mo) is not None else "n/a" for mo in models) + " |")
+            parts.append("")
+    video = m.get("video")
+    if video and video.get("frames_table"):
+        parts += ["## Video: frames per video", ""]
+        rows = video["frames_table"]
+        keys = list(rows[0].keys())
+        parts += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        for r in rows:
+            parts.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
+        parts.append("")
+    path = reports_dir(dataset) / "results.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path

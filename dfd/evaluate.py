@@ -1,0 +1,232 @@
+"""Evaluation helpers for notebook 05: member predictions side by side, scoring saved models
+on any prepared dataset (cross-dataset matrix), and the robustness sweep under common
+degradations (JPEG, blur, down-scaling, noise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .data.prepare import load_manifest
+from .paths import data_dir, models_dir
+from .pipeline import load_images
+
+IMAGE_MODELS = ("cnn", "cnn_lstm", "resnext")
+
+
+def member_predictions(dataset: str, members=IMAGE_MODELS) -> pd.DataFrame:
+    """Validation and test predictions of every trained member, one column each, joined on
+    the crop path (all members score exactly the same rows)."""
+    from .train import load_predictions
+
+    table = None
+    for name in members:
+        df = load_predictions(dataset, name).rename(columns={"p_fake": name})
+        table = df if table is None else table.merge(df[["split", "path", name]], on=["split", "path"], how="inner")
+    if table is None or table.empty:
+        raise ValueError(f"no predictions found for {dataset}: train the models first")
+    return table.reset_index(drop=True)
+
+
+def available_members(dataset: str, members=IMAGE_MODELS) -> list[str]:
+    folder = models_dir(dataset)
+    return [m for m in members if (folder / f"{m}.h5").exists() and (folder / f"{m}.predictions.csv").exists()]
+
+
+def load_members(dataset: str, members=IMAGE_MODELS) -> dict[str, tuple[object, int]]:
+    """name -> (keras model, input size) for the trained members of ``dataset``."""
+    from .models import load_model
+
+    out = {}
+    for name in members:
+        path = models_dir(dataset) / f"{name}.h5"
+        if path.exists():
+            model, card = load_model(path)
+            out[name] = (model, int(card.get("input_size") or model.input_shape[1]))
+    return out
+
+
+def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N, n_models) raw member probabilities for uint8 crops of any size."""
+    cols = []
+    for _name, (model, size) in models.items():
+        x = images if images.shape[1] == size else np.stack(
+            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+        preds = [model.predict_on_batch(x[i : i + batch_size].astype(np.float32)) for i in range(0, len(x), batch_size)]
+        cols.append(np.concatenate(preds).reshape(-1))
+    return np.stack(cols, axis=1)
+
+
+def test_split(dataset: str, size: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The prepared test crops of ``dataset`` at ``size`` px, their labels and rows."""
+    manifest = load_manifest(data_dir(dataset) / "manifest.csv")
+    test = manifest[manifest.split == "test"].reset_index(drop=True)
+    return load_images(test.path.tolist(), size), test.label.to_numpy(np.int64), test
+
+
+# ----------------------------------------------------------------------------- corruptions
+
+
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=float(sigma))
+
+
+def _downscale(img: np.ndarray, factor: float) -> np.ndarray:
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+# corruption -> levels; level None is the clean reference
+CORRUPTIONS: dict[str, list] = {
+    "jpeg_quality": [90, 70, 50, 30],
+    "gaussian_blur_sigma": [1.0, 2.0],
+    "downscale": [0.5, 0.25],
+    "gaussian_noise_sigma": [5.0, 10.0],
+}
+
+
+def corrupt(images: np.ndarray, kind: str, level, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    fn = {
+        "jpeg_quality": lambda im: _jpeg(im, level),
+        "gaussian_blur_sigma": lambda im: _blur(im, level),
+        "downscale": lambda im: _downscale(im, level),
+        "gaussian_noise_sigma": lambda im: _noise(im, level, rng),
+    }[kind]
+    return np.stack([fn(im) for im in images])
+
+
+def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
+    """AUC of every member (and of ``combine(P) -> p``, the ensemble) under each corruption."""
+    from .metrics import roc_auc
+
+    rows = []
+    settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
+    for kind, level in settings:
+        x = images if kind == "none" else corrupt(images, kind, level, seed)
+        P = score_images(models, x)
+        scores = {name: P[:, j] for j, name in enumerate(models)}
+        if combine is not None:
+            scores["ensemble"] = combine(P)
+        for name, p in scores.items():
+            rows.append({"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)})
+    return pd.DataFrame(rows)
+
+
+def prepared_datasets() -> list[str]:
+    """Datasets with a prepared manifest under data/."""
+    root = data_dir("x").parent
+    return sorted(p.parent.name for p in root.glob("*/manifest.csv"))
+
+
+def trained_datasets() -> list[str]:
+    root = models_dir("x").parent
+    return sorted(p.parent.name for p in root.glob("*/bundle.json")) if root.exists() else []
+
+
+def cross_dataset_matrix(seed: int = 0) -> pd.DataFrame:
+    """Rows: the dataset the ensemble was trained on; columns: the test split it is scored
+    on; cells: ROC-AUC of that dataset's saved bundle (calibrated ensemble)."""
+    from .ensemble import EnsembleBundle
+    from .metrics import roc_auc
+
+    rows = []
+    for train_ds in trained_datasets():
+        bundle = EnsembleBundle.load(models_dir(train_ds))
+        models = load_members(train_ds, bundle.member_names)
+        for test_ds in prepared_datasets():
+            size = max(s for _m, s in models.values())
+            try:
+                x, y, _ = test_split(test_ds, size)
+            except (FileNotFoundError, ValueError):
+                continue
+            if len(np.unique(y)) < 2:
+                continue
+            p = bundle.predict(score_images(models, x))
+            rows.append({"trained_on": train_ds, "tested_on": test_ds, "auc": roc_auc(y, p), "n_test": len(y)})
+    return pd.DataFrame(rows, columns=["trained_on", "tested_on", "auc", "n_test"])
+
+
+# ----------------------------------------------------------------------------- ensembles
+
+
+class EnsembleStudy:
+    """Fits every ensemble and calibrator on validation predictions only, scores everything
+    on test, picks the ensemble with the lowest validation log loss and saves it as the
+    bundle the CLI and the app load (``models/<dataset>/bundle.json``)."""
+
+    def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
+                 n_boot: int = 1000, seed: int = 0):
+        from .ensemble import assert_no_leakage, choose_best, choose_operating_point, fit_ensembles
+        from .metrics import compute_metrics
+
+        self.dataset = dataset
+        self.members = [m for m in members if m in available_members(dataset, members)]
+        if not self.members:
+            raise FileNotFoundError(f"no trained models in {models_dir(dataset)} — run notebooks 02-04 first")
+        table = member_predictions(dataset, self.members)
+        self.table = table
+        valid_idx = np.flatnonzero(table.split.to_numpy() == "valid")
+        test_idx = np.flatnonzero(table.split.to_numpy() == "test")
+        self.valid_idx, self.test_idx = valid_idx, test_idx
+        P = table[self.members].to_numpy(np.float64)
+        y = table.label.to_numpy(np.int64)
+        self.y_valid, self.y_test = y[valid_idx], y[test_idx]
+        self.fitted = fit_ensembles(P[valid_idx], y[valid_idx], valid_idx, self.members)
+        # the guarantee the report relies on: nothing was fit on a test row
+        assert_no_leakage(test_idx, self.fitted)
+        self.best, self.valid_losses = choose_best(self.fitted, P[valid_idx], y[valid_idx])
+        self.raw_test = {m: P[test_idx, j] for j, m in enumerate(self.members)}
+        self.calibrated_test = {name: cal.transform(ens.predict(P[test_idx])) for name, (ens, cal) in self.fitted.items()}
+        self.uncalibrated_test = {name: ens.predict(P[test_idx]) for name, (ens, _cal) in self.fitted.items()}
+        best_ens, best_cal = self.fitted[self.best]
+        p_valid_best = best_cal.transform(best_ens.predict(P[valid_idx]))
+        self.operating_point = choose_operating_point(y[valid_idx], p_valid_best, target_accuracy=target_accuracy)
+        self.metrics = {}
+        for name, p in self.calibrated_test.items():
+            label = name if name not in self.members else f"{name} (calibrated)"
+            self.metrics[label] = compute_metrics(self.y_test, p, threshold=0.5, n_boot=n_boot, seed=seed)
+        for m in self.members:
+            self.metrics[f"{m} (raw)"] = compute_metrics(self.y_test, self.raw_test[m], n_boot=n_boot, seed=seed)
+        self.metrics[f"{self.best} (raw, uncalibrated)"] = compute_metrics(
+            self.y_test, self.uncalibrated_test[self.best], n_boot=n_boot, seed=seed)
+
+    def best_single(self) -> str:
+        """The member with the highest raw test ROC-AUC (what the ensemble must beat)."""
+        return max(self.members, key=lambda m: self.metrics[f"{m} (raw)"]["roc_auc"]["value"] or 0)
+
+    def save_bundle(self):
+        from .ensemble import EnsembleBundle, MemberEntry
+
+        folder = models_dir(self.dataset)
+        members = []
+        for m in self.members:
+            from .models import read_card
+
+            card = read_card(folder / f"{m}.h5")
+            members.append(MemberEntry.from_file(folder, m, f"{m}.h5", int(card["input_size"])))
+        ens, cal = self.fitted[self.best]
+        member_cals = {m: self.fitted[m][1] for m in self.members}
+        op = self.operating_point
+        bundle = EnsembleBundle(
+            members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
+            threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
+            extra={"operating_point": op.to_dict(),
+                   "test_metrics": {k: v["value"] for k, v in self.metrics[
+                       self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},
+        )
+        bundle.save(folder)
+        return bundle
