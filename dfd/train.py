@@ -32,6 +32,7 @@ class TrainConfig:
     patience: int = 8
     seed: int = 0
     augment: bool = True
+    augmentation: dict = field(default_factory=dict)  # AugmentConfig fields to change, e.g. {"color": 0.0}
     smoke: bool = False
     overrides: dict = field(default_factory=dict)  # model hyper-parameters
 
@@ -99,8 +100,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
     batch = min(cfg.batch_size, len(frames["train"]))
     steps = max(1, len(frames["train"]) // batch)
-    train_ds = make_dataset(arrays["train"], labels["train"], batch, training=True, seed=cfg.seed,
-                            augment=AugmentConfig() if cfg.augment else AugmentConfig.off())
+    augment = AugmentConfig(**_tuples(cfg.augmentation)) if cfg.augment else AugmentConfig.off()
+    train_ds = make_dataset(arrays["train"], labels["train"], batch, training=True, seed=cfg.seed, augment=augment)
     valid_ds = make_dataset(arrays["valid"], labels["valid"], 64, training=False)
 
     model = build_model(cfg.model, input_size=size, **cfg.overrides)
@@ -126,7 +127,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         callbacks.append(TqdmCallback(verbose=0, desc=cfg.model))
     t0 = time.time()
     history = model.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=0)
+                        callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
     seconds = time.time() - t0
     # EarlyStopping restores the best weights only when it stopped early; make it unconditional
     best = out_dir / f"{cfg.model}.best.weights.h5"
@@ -153,7 +154,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         split_sizes={s: {"real": int((labels[s] == 0).sum()), "fake": int((labels[s] == 1).sum())} for s in labels},
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "overrides"}, "overrides": cfg.overrides,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
-                  "device": device, "augmentation": asdict(AugmentConfig()) if cfg.augment else None},
+                  "device": device, "augmentation": asdict(augment)},
         metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
         face_stage=_face_stage_params(cfg.dataset),
     )
@@ -163,6 +164,11 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         print(f"{cfg.model}: {len(hist)} epochs in {seconds:.0f} s, best epoch {best_epoch}, test ROC-AUC {auc:.3f}")
     return TrainResult(cfg, model, hist, card, model_path, predictions, metrics["test"], metrics["valid"],
                        seconds, device)
+
+
+def _tuples(d: dict) -> dict:
+    # JSON / papermill give lists where AugmentConfig has (lo, hi) tuples
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def _face_stage_params(dataset: str) -> dict:

@@ -1,0 +1,53 @@
+import numpy as np
+
+from dfd.pipeline import AugmentConfig, make_dataset
+
+
+def _data(n=16, size=32):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8), np.arange(n) % 2
+
+
+def _first_batches(ds, k=3):
+    return [x.numpy() for (x, _y), _ in zip(ds, range(k))]
+
+
+def test_evaluation_batches_are_the_images_unchanged_in_order():
+    x, y = _data()
+    batches = list(make_dataset(x, y, 5, training=False))
+    got = np.concatenate([b[0].numpy() for b in batches])
+    np.testing.assert_array_equal(got, x.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]).ravel(), y)
+
+
+def test_training_augmentation_is_seeded_and_changes_pixels():
+    x, y = _data()
+    a = _first_batches(make_dataset(x, y, 4, training=True, seed=3))
+    b = _first_batches(make_dataset(x, y, 4, training=True, seed=3))
+    c = _first_batches(make_dataset(x, y, 4, training=True, seed=4))
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v)
+    assert any(not np.allclose(u, v) for u, v in zip(a, c))
+    assert a[0].shape == (4, 32, 32, 3) and a[0].min() >= 0 and a[0].max() <= 255
+    # augmented images are not verbatim copies of any source image
+    flat = x.reshape(len(x), -1).astype(np.float32)
+    dists = np.abs(a[0].reshape(4, 1, -1) - flat[None]).mean(axis=2).min(axis=1)
+    assert (dists > 0.5).all()
+
+
+def test_augmentation_off_only_shuffles():
+    x, y = _data()
+    batch = _first_batches(make_dataset(x, y, 4, training=True, seed=1, augment=AugmentConfig.off()), 1)[0]
+    flat = x.reshape(len(x), -1).astype(np.float32)
+    dists = np.abs(batch.reshape(4, 1, -1) - flat[None]).mean(axis=2).min(axis=1)
+    np.testing.assert_allclose(dists, 0)
+
+
+def test_jpeg_and_blur_alone_keep_shape_and_range():
+    x, y = _data(8, 48)
+    cfg = AugmentConfig(flip=False, affine_scale=0, color=0, blur_prob=1.0, jpeg_prob=1.0)
+    batch = _first_batches(make_dataset(x, y, 8, training=True, seed=0, augment=cfg), 1)[0]
+    assert batch.shape == (8, 48, 48, 3)
+    # blur + JPEG lower high-frequency energy
+    hf = lambda im: np.abs(np.diff(im, axis=2)).mean()  # noqa: E731
+    assert hf(batch) < hf(x.astype(np.float32))
