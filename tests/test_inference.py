@@ -1,0 +1,282 @@
+"""The inference engine (dfd.inference) and Grad-CAM (dfd.explain) with tiny real models."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from dfd.errors import DfdError
+from dfd.imaging import load_image
+from dfd.inference import (
+    AnalysisResult,
+    CompiledFaceDetector,
+    Detector,
+    Limits,
+    default_models_dir,
+    iter_media,
+)
+from tests.corpus import make_tiny_bundle
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory):
+    return make_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle"))
+
+
+@pytest.fixture(scope="module")
+def detector(bundle_dir):
+    return Detector.from_dir(bundle_dir)
+
+
+def _json_roundtrip(result: AnalysisResult) -> dict:
+    text = json.dumps(result.to_dict(), allow_nan=False)  # no arrays, no NaN
+    return json.loads(text)
+
+
+def test_from_dir_and_info(detector, bundle_dir):
+    assert [m.name for m in detector.members] == ["cnn", "cnn_lstm", "resnext"]
+    info = detector.info
+    assert info["dataset"] == "tiny-test"
+    assert set(info["cards"]) == {"cnn", "cnn_lstm", "resnext"}
+    assert info["cards"]["cnn"]["face_stage"]["mode"] == "detect"
+    assert info["cards"]["resnext"]["architecture"] == "resnext"
+    for model_id, entry in zip(info["models"], info["members"]):
+        name, digest = model_id.split("@")
+        assert name == entry["name"] and entry["sha256"].startswith(digest) and len(digest) == 12
+    assert "fitted_indices" not in json.dumps(info)  # summarised as counts
+    json.dumps(info)
+
+
+def test_single_face_photo(detector, feat_data):
+    res = detector.analyze(feat_data / "single_face.jpg")
+    assert res.error is None and res.kind == "image"
+    assert res.verdict in ("real", "fake", "uncertain")
+    assert res.verdict == detector.bundle.verdict(res.p_fake)
+    assert 0.0 <= res.p_fake <= 1.0
+    assert len(res.faces) == 1
+    face = res.faces[0]
+    assert face.crop.shape == (128, 128, 3) and face.crop.dtype == np.uint8
+    w, h = res.image_size
+    assert (w, h) == (572, 562)
+    x, y, bw, bh = face.box
+    assert 0 <= x < w and 0 <= y < h and 100 < bw < w and face.score > 0.9
+    assert set(res.member_scores) == {"cnn", "cnn_lstm", "resnext"}
+    assert face.heatmaps == {}  # only with explain=True
+    assert set(res.timings) >= {"decode", "faces", "models", "explain", "total"}
+    assert res.timings["total"] >= res.timings["models"] > 0
+    assert res.threshold == detector.bundle.threshold
+    assert tuple(res.uncertain_band) == tuple(detector.bundle.uncertain_band)
+    d = _json_roundtrip(res)
+    assert d["verdict"] == res.verdict and d["faces"][0]["member_scores"].keys() == res.member_scores.keys()
+    assert d["models"] == detector.model_ids
+
+
+def test_most_suspicious_face_decides(detector, feat_data):
+    res = detector.analyze(feat_data / "multi_face.jpg")
+    assert len(res.faces) >= 4
+    worst = max(res.faces, key=lambda f: f.p_fake)
+    assert res.p_fake == worst.p_fake
+    assert res.member_scores == worst.member_scores
+    # the ensemble and member scores are what the bundle makes of the raw member outputs
+    assert len({round(f.p_fake, 6) for f in res.faces}) > 1
+
+
+def test_no_face_photo(detector, feat_data):
+    res = detector.analyze(feat_data / "free-mountain-vector-01.jpg")
+    assert res.verdict == "no_face" and res.p_fake is None and res.faces == [] and res.error is None
+
+
+def test_analyze_array_matches_file(detector, feat_data):
+    rgb = load_image(feat_data / "single_face.jpg")
+    a = detector.analyze_array(rgb)
+    b = detector.analyze(feat_data / "single_face.jpg")
+    assert a.path == "<array>" and a.kind == "image"
+    assert a.p_fake == pytest.approx(b.p_fake, abs=1e-6)
+    assert detector.analyze_array(rgb[..., 0]).verdict == b.verdict  # grey arrays are accepted
+    bad = detector.analyze_array(np.zeros((4, 4, 7)))
+    assert bad.verdict == "error" and "HxWx3" in bad.error
+
+
+def test_explain_heatmaps(detector, feat_data):
+    res = detector.analyze(feat_data / "single_face.jpg", explain=True)
+    face = res.faces[0]
+    assert set(face.heatmaps) == {"cnn", "cnn_lstm", "resnext"}
+    for heat in face.heatmaps.values():
+        assert heat.shape == face.crop.shape[:2] and heat.dtype == np.float32
+        assert 0.0 <= heat.min() and heat.max() <= 1.0
+    assert res.timings["explain"] > 0
+    assert res.p_fake == pytest.approx(detector.analyze(feat_data / "single_face.jpg").p_fake)
+
+
+def test_video_tracks_frames_and_suspicious_frames(detector, feat_data):
+    res = detector.analyze(feat_data / "single_face.mp4", frames=8)
+    assert res.kind == "video" and res.verdict in ("real", "fake", "uncertain"), res.error
+    assert len(res.frames) == 8 and res.image_size == (640, 360)
+    assert all(f.n_faces == 1 and f.p_fake is not None for f in res.frames)
+    assert [f.time_s for f in res.frames] == sorted(f.time_s for f in res.frames)
+    assert {f.track_id for f in res.faces} == {0}
+    assert all(f.frame_index in {fr.index for fr in res.frames} for f in res.faces)
+    # video score: mean of the top quarter of the (only) person's frame scores
+    scores = sorted((f.p_fake for f in res.faces), reverse=True)
+    k = math.ceil(len(scores) / 4)
+    assert res.p_fake == pytest.approx(np.mean(scores[:k]))
+    assert len(res.suspicious_frames) == k
+    by_index = {f.index: f.p_fake for f in res.frames}
+    susp = [by_index[i] for i in res.suspicious_frames]
+    assert susp == sorted(susp, reverse=True) and susp[0] == max(by_index.values())
+    assert res.verdict == detector.bundle.verdict(res.p_fake)
+    d = _json_roundtrip(res)
+    assert len(d["frames"]) == 8 and d["faces"][0]["frame_index"] is not None
+
+
+def test_video_without_faces(detector, feat_data):
+    res = detector.analyze(feat_data / "no_face.mp4", frames=4)
+    assert res.verdict == "no_face" and res.p_fake is None and res.error is None
+    assert len(res.frames) == 4 and all(f.p_fake is None and f.n_faces == 0 for f in res.frames)
+
+
+def test_video_with_face_in_part_of_it(detector, feat_data):
+    res = detector.analyze(feat_data / "face_noface.mov", frames=8)
+    assert res.verdict in ("real", "fake", "uncertain"), res.error
+    with_face = [f for f in res.frames if f.n_faces]
+    without = [f for f in res.frames if not f.n_faces]
+    assert with_face and without
+    assert all(f.p_fake is None for f in without)
+
+
+def test_progress_and_cancel(detector, feat_data):
+    seen = []
+    res = detector.analyze(feat_data / "single_face.jpg", progress=seen.append)
+    assert res.error is None and seen and seen == sorted(seen) and seen[-1] == 1.0
+
+    cancel = threading.Event()
+    cancel.set()
+    res = detector.analyze(feat_data / "single_face.jpg", cancel=cancel)
+    assert res.verdict == "error" and res.error == "cancelled"
+
+    cancel = threading.Event()  # cancelled while running (from the progress callback)
+    res = detector.analyze(feat_data / "single_face.mp4", frames=4, progress=lambda f: cancel.set(), cancel=cancel)
+    assert res.verdict == "error" and res.error == "cancelled"
+
+
+def test_time_budget(bundle_dir, feat_data):
+    det = Detector.from_dir(bundle_dir, limits=Limits(time_budget_s=0.0))
+    res = det.analyze(feat_data / "single_face.jpg")
+    assert res.verdict == "error" and "time budget" in res.error
+
+
+def test_analyze_many_and_iter_media(detector, feat_data, tmp_path):
+    (tmp_path / "b" / "deeper").mkdir(parents=True)
+    shutil.copy(feat_data / "single_face.jpg", tmp_path / "b" / "deeper" / "z.jpg")
+    shutil.copy(feat_data / "free-mountain-vector-01.jpg", tmp_path / "a.JPG")
+    shutil.copy(feat_data / "no_face.mp4", tmp_path / "b" / "clip.mp4")
+    (tmp_path / "notes.txt").write_text("skipped")
+    (tmp_path / "b" / "loop").symlink_to(tmp_path, target_is_directory=True)  # never followed
+    files = iter_media([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.JPG", "b/clip.mp4", "b/deeper/z.jpg"]
+    assert iter_media([tmp_path / "missing.jpg"]) == [tmp_path / "missing.jpg"]  # kept: reported as an error
+    results = list(detector.analyze_many([tmp_path, tmp_path / "missing.jpg"], frames=2))
+    assert [r.verdict for r in results[:2]] == ["no_face", "no_face"]
+    assert results[2].verdict in ("real", "fake", "uncertain")
+    assert results[3].verdict == "error" and "not found" in results[3].error
+
+
+def test_whole_mode_uses_prealigned_images_as_they_are(tmp_path_factory, feat_data):
+    from dfd.data.faces import FaceDetector, align_face
+
+    folder = make_tiny_bundle(tmp_path_factory.mktemp("whole"), members=("cnn",),
+                              face_stage={"mode": "whole", "margin": 0.3, "crop_size": 96})
+    det = Detector.from_dir(folder)
+    rgb = load_image(feat_data / "single_face.jpg")
+    face = FaceDetector().detect(rgb)[0]
+    aligned, _ = align_face(rgb, face.landmarks, 160, 0.3)  # like a pre-aligned dataset image
+    res = det.analyze_array(aligned)
+    assert len(res.faces) == 1 and res.faces[0].crop.shape == (96, 96, 3)
+    import cv2
+
+    expected = cv2.resize(aligned, (96, 96), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(res.faces[0].crop, expected)  # the whole image, not a re-warp
+    group = det.analyze(feat_data / "multi_face.jpg")  # small faces in a big photo: aligned
+    assert len(group.faces) >= 4 and all(f.crop.shape == (96, 96, 3) for f in group.faces)
+
+
+def test_compiled_face_detector(feat_data):
+    from dfd.data.faces import FaceDetector
+
+    import cv2
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    ref = FaceDetector().detect(rgb)[0]
+    fast = CompiledFaceDetector()
+    for side in (200, 384, 572, 1024, 1500):  # mtcnn 1.0 loses the face at some sizes when misused
+        scale = side / rgb.shape[1]
+        img = cv2.resize(rgb, (side, round(rgb.shape[0] * scale)))
+        faces = fast.detect(img)
+        assert len(faces) == 1, side
+        interocular = np.linalg.norm(ref.landmarks[0] - ref.landmarks[1]) * scale
+        assert np.abs(faces[0].landmarks - ref.landmarks * scale).max() < 0.2 * interocular, side
+    frames = [rgb, rgb[:, ::-1].copy(), np.zeros_like(rgb)]
+    batch = fast.detect_batch(frames)
+    assert [len(f) for f in batch] == [1, 1, 0]
+    assert fast.detect(np.zeros((10, 10, 3), np.uint8)) == []
+
+
+def test_missing_models_and_default_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DFD_HOME", str(tmp_path))
+    assert default_models_dir() == tmp_path.resolve() / "models" / "dfd-default"
+    assert default_models_dir("faces140k") == tmp_path.resolve() / "models" / "faces140k"
+    with pytest.raises(DfdError, match="make reproduce"):
+        Detector.from_dir(default_models_dir())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DfdError, match="make reproduce"):
+        Detector.from_dir(tmp_path / "empty")
+
+
+def test_gradcam_concentrates_on_the_evidence():
+    """A tiny detector trained to call images with a bright square "fake": its Grad-CAM
+    mass must sit on the square."""
+    import keras
+
+    from dfd.explain import gradcam
+    from dfd.models import build_model
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    size, side = 48, 12
+
+    def batch(n):
+        x = rng.uniform(60, 120, (n, size, size, 3)).astype("float32")
+        y = (np.arange(n) % 2).astype("float32")
+        corners = rng.integers(0, size - side, (n, 2))
+        for i in np.flatnonzero(y):
+            r, c = corners[i]
+            x[i, r : r + side, c : c + side] = 250.0
+        return x, y[:, None], corners
+
+    model = build_model("cnn", size, widths=[8, 16], convs_per_stage=[1, 1], dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    for _ in range(60):
+        model.train_on_batch(*batch(32)[:2])
+    x, y, corners = batch(16)
+    p = np.asarray(model.predict_on_batch(x)).ravel()
+    assert ((p > 0.5) == (y.ravel() > 0.5)).mean() >= 0.9  # it did learn the square
+
+    heat = gradcam(model, x)
+    assert heat.shape == (16, size, size) and heat.dtype == np.float32
+    assert heat.min() >= 0.0 and heat.max() <= 1.0
+    for i in np.flatnonzero(y.ravel()):
+        r, c = corners[i]
+        inside = np.zeros((size, size), bool)
+        inside[r : r + side, c : c + side] = True
+        assert heat[i].std() > 0.01  # not constant
+        assert heat[i][inside].mean() > 3 * heat[i][~inside].mean()
+        assert heat[i][inside].sum() / heat[i].sum() > 2 * inside.mean()  # mass concentrates there
+    again = gradcam(model, x[:2])  # cached gradient model, same numbers
+    np.testing.assert_allclose(again, heat[:2], atol=1e-5)
+    with pytest.raises(ValueError, match="takes"):
+        gradcam(model, np.zeros((1, 32, 32, 3), np.float32))
