@@ -81,6 +81,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     from .pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
+    cfg = apply_dataset_preset(cfg)
     device = training_device()
     manifest_path = data_dir(cfg.dataset) / "manifest.csv"
     if manifest is None:
@@ -164,6 +165,24 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         print(f"{cfg.model}: {len(hist)} epochs in {seconds:.0f} s, best epoch {best_epoch}, test ROC-AUC {auc:.3f}")
     return TrainResult(cfg, model, hist, card, model_path, predictions, metrics["test"], metrics["valid"],
                        seconds, device)
+
+
+def apply_dataset_preset(cfg: TrainConfig) -> TrainConfig:
+    """Fill what the caller left at its default from the dataset adapter's training preset."""
+    from dataclasses import replace
+
+    from .data.datasets import get_adapter
+
+    try:
+        preset = get_adapter(cfg.dataset).training
+    except Exception:  # noqa: BLE001 — datasets without an adapter train with the plain defaults
+        return cfg
+    changes = {}
+    if not cfg.input_size and preset.get("input_size"):
+        changes["input_size"] = int(preset["input_size"])
+    if not cfg.augmentation and preset.get("augmentation"):
+        changes["augmentation"] = dict(preset["augmentation"])
+    return replace(cfg, **changes) if changes else cfg
 
 
 def _tuples(d: dict) -> dict:

@@ -49,11 +49,13 @@ from dfd.metrics import summarize_table
 from dfd.models import build_model, model_config
 from dfd.plots import plot_confusion_matrix, plot_roc_curves
 from dfd.report import is_smoke, save_figure, update_metrics
-from dfd.train import TrainConfig, train, training_device
+from dfd.train import TrainConfig, apply_dataset_preset, train, training_device
 
 smoke = is_smoke(smoke)
 config = model_config(model_name)
-size = int(image_size or config["input_size"])
+# image_size 0: the dataset's measured preset if it has one, else the model's default
+size = int(image_size or apply_dataset_preset(TrainConfig(model=model_name, dataset=dataset)).input_size
+           or config["input_size"])
 display(Markdown(f"**{model_name}** — {config['description']}  \\nInput {size}px, device: {training_device()}"))
 ''',
         '''
