@@ -13,7 +13,9 @@ then loads with ``safe_mode=True``. Only ``dfd`` and its dependencies are needed
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -141,8 +143,7 @@ def save_model(model: keras.Model, path_h5, card: dict) -> Path:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     tmp_sidecar = sidecar.with_name(f".{sidecar.stem}.{os.getpid()}.tmp.json")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # HDF5 is "legacy" to Keras but it is our format
+        with _quiet_legacy_h5_warning():
             model.save(tmp)
         with h5py.File(tmp, "a") as fh:
             fh.attrs[CARD_ATTR] = text
@@ -156,6 +157,20 @@ def save_model(model: keras.Model, path_h5, card: dict) -> Path:
             if leftover.exists():
                 leftover.unlink()
     return path
+
+
+@contextlib.contextmanager
+def _quiet_legacy_h5_warning():
+    """Keras logs (via absl) that HDF5 is a legacy format; for dfd it is the format."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl_logger.setLevel(level)
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -205,7 +220,7 @@ def check_architecture(path_h5) -> dict:
     found = sorted(set(_forbidden(config)))
     if found:
         raise DfdError(
-            f"refusing to load {path}: its architecture contains Lambda layer(s) "
+            f"refusing to load {path}: its architecture contains Lambda layer(s) / Python lambdas: "
             f"{', '.join(found)}. Lambda layers carry arbitrary Python code, which dfd never "
             "loads from a file; rebuild the model with dfd.models.build_model (no Lambda "
             "layers) and save it again."
@@ -213,20 +228,25 @@ def check_architecture(path_h5) -> dict:
     return config
 
 
-def _forbidden(node):
+def _forbidden(node, layer: str = "?"):
     """Yield ``'name' (Class)`` for each forbidden object anywhere in a Keras config tree
-    (nested models and wrappers such as TimeDistributed included)."""
+    (nested models and wrappers such as TimeDistributed included); ``layer`` is the name of
+    the enclosing layer, to point at e.g. a Dense whose activation is a Python lambda."""
     if isinstance(node, dict):
         cls = node.get("class_name")
+        cfg = node.get("config")
+        name = cfg.get("name") if isinstance(cfg, dict) and isinstance(cfg.get("name"), str) else None
         if isinstance(cls, str) and cls.rsplit(".", 1)[-1] in FORBIDDEN_CLASSES:
-            cfg = node.get("config")
-            label = cfg.get("name") if isinstance(cfg, dict) and cfg.get("name") else "?"
-            yield f"{label!r} ({cls})"
+            if cls == "__lambda__":
+                yield f"{layer!r} (a Python lambda in its config)"
+            else:
+                yield f"{(name or layer)!r} ({cls})"
+            return  # the lambda's own code object inside it is the same finding
         for value in node.values():
-            yield from _forbidden(value)
+            yield from _forbidden(value, name or layer)
     elif isinstance(node, list):
         for value in node:
-            yield from _forbidden(value)
+            yield from _forbidden(value, layer)
 
 
 def load_model(path_h5, require_card: bool = False) -> tuple[keras.Model, dict]:

@@ -32,10 +32,13 @@ def bottleneck(
     width = cardinality * group_width
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
+        if strides != 1:
+            # ResNet-D shortcut: average-pool then 1x1, instead of a strided 1x1 that would
+            # ignore 3 of every 4 pixels
+            shortcut = layers.AveragePooling2D(strides, padding="same", name=f"{name}_proj_pool")(x)
         shortcut = layers.Conv2D(
-            filters, 1, strides=strides, use_bias=False, kernel_initializer="he_normal",
-            name=f"{name}_proj_conv",
-        )(x)
+            filters, 1, use_bias=False, kernel_initializer="he_normal", name=f"{name}_proj_conv"
+        )(shortcut)
         shortcut = batch_norm(f"{name}_proj_bn", bn_momentum)(shortcut)
     y = conv_bn_relu(x, width, name=f"{name}_reduce", kernel_size=1, bn_momentum=bn_momentum)
     y = GroupedConv2D(
@@ -60,6 +63,8 @@ def build(config: dict, input_size: int, name: str = "resnext") -> keras.Model:
     x = conv_bn_relu(x, config["stem_width"], name="stem", bn_momentum=momentum)
     x = layers.MaxPooling2D(2, name="stem_pool")(x)
     stages = config["stages"]
+    if any(stage["cardinality"] < 2 for stage in stages):
+        raise ValueError("resnext stages need cardinality >= 2 (8 by default); use cnn for plain convs")
     for s, stage in enumerate(stages, start=1):
         for b in range(1, stage["blocks"] + 1):
             x = bottleneck(
