@@ -86,7 +86,7 @@ display(table.pivot_table(index="method", columns="split", values="path", aggfun
 ''',
     '''
 # a few frames of one real and one fake clip per origin
-show = table.groupby(["label", "method"]).head(1).head(4)
+show = table.sort_values(["source", "label"]).groupby(["source", "label"]).head(1).head(4)
 fig, axes = plt.subplots(len(show), 6, figsize=(9, 1.6 * len(show)), squeeze=False)
 for r, (_, row) in enumerate(show.iterrows()):
     for c, fr in enumerate(read_frames(row.path, n=6)[:6]):
@@ -94,7 +94,7 @@ for r, (_, row) in enumerate(show.iterrows()):
         axes[r, c].set_title(f"{fr.time_s:.2f}s", fontsize=7)
     for ax in axes[r]:
         ax.axis("off")
-    axes[r, 0].text(-0.1, 0.5, f"{'fake' if row.label else 'real'}\\n{row.method}", transform=axes[r, 0].transAxes,
+    axes[r, 0].text(-0.1, 0.5, f"{'fake (' + row.method + ')' if row.label else 'real'}\\n{row.source}", transform=axes[r, 0].transAxes,
                     ha="right", va="center", fontsize=8)
 fig.tight_layout()
 save_figure(fig, dataset, "06_clip_frames.png")
@@ -211,8 +211,15 @@ save_figure(fig, dataset, "06_timelines.png")
 ''',
     '''
 def _table(df):
-    return {str(k): {c: (None if pd.isna(v) else (float(v) if isinstance(v, (int, float, np.number)) else v))
-                     for c, v in row.items()} for k, row in df.iterrows()}
+    def plain(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer()
+                                                 and abs(v) > 1):
+            return int(v)
+        return float(v) if isinstance(v, (float, np.floating)) else v
+
+    return {str(k): {c: plain(v) for c, v in row.items()} for k, row in df.iterrows()}
 
 update_metrics(dataset, "video", {
     "smoke": bool(smoke),
