@@ -5,7 +5,9 @@ Random data, batch 32 by default: a few warm-up steps (graph tracing, oneDNN ker
 selection), then timed ``model.train_on_batch`` and ``model.predict_on_batch`` steps.
 The timed steps run in ``--repeats`` blocks and the fastest block is reported (as
 ``timeit`` does): other processes on a shared machine only ever make a block slower. The
-load average is printed before and after so a contended run can be spotted.
+load average is printed before and after so a contended run can be spotted, and the
+``train img/CPU-s`` column (images per second of this process's CPU time, all threads
+summed) stays comparable between models even when the machine is shared.
 Prints a table of images/s; this is a benchmark, not a test.
 
     python scripts/bench_models.py                       # cnn, cnn_lstm, resnext at 64/96/128
@@ -33,14 +35,16 @@ def _list(values: list[str]) -> list[str]:
     return [v for value in values for v in value.split(",") if v]
 
 
-def _best_rate(step, batch: int, steps: int, repeats: int) -> float:
-    best = 0.0
+def _rates(step, batch: int, steps: int, repeats: int) -> tuple[float, float]:
+    """(best wall-clock images/s over the blocks, images per CPU-second over all blocks)."""
+    best, cpu = 0.0, 0.0
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
         best = max(best, batch * steps / (time.perf_counter() - start))
-    return best
+        cpu += time.process_time() - cpu_start
+    return best, batch * steps * repeats / cpu
 
 
 def measure(
@@ -55,11 +59,11 @@ def measure(
 
     for _ in range(warmup):
         model.train_on_batch(x, y)
-    train = _best_rate(lambda: model.train_on_batch(x, y), batch, steps, repeats)
+    train, train_cpu = _rates(lambda: model.train_on_batch(x, y), batch, steps, repeats)
     for _ in range(warmup):
         model.predict_on_batch(x)
-    infer = _best_rate(lambda: model.predict_on_batch(x), batch, steps, repeats)
-    return {"train_img_s": train, "infer_img_s": infer}
+    infer, _ = _rates(lambda: model.predict_on_batch(x), batch, steps, repeats)
+    return {"train_img_s": train, "infer_img_s": infer, "train_img_cpu_s": train_cpu}
 
 
 def _load() -> str:
@@ -71,7 +75,10 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["cnn", "cnn_lstm", "resnext"])
+    parser.add_argument(
+        "--models", nargs="*", default=["cnn", "cnn_lstm", "resnext"],
+        help="image models to time (give none to time only --grouped-impls)",
+    )
     parser.add_argument("--sizes", nargs="+", default=["64", "96", "128"])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per block")
     parser.add_argument("--repeats", type=int, default=2, help="timed blocks; the fastest counts")
@@ -86,11 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from dfd.models import build_model
+    from dfd.models import available_models, build_model, model_config
     from dfd.models.layers import GROUPED_IMPLS
 
     sizes = [int(s) for s in _list(args.sizes)]
     runs = [(name, {}) for name in _list(args.models)]
+    for name, _ in runs:
+        if name not in available_models() or model_config(name)["model"] == "temporal":
+            image = [m for m in available_models() if model_config(m)["model"] != "temporal"]
+            parser.error(f"unknown image model {name!r}; choose from {', '.join(image)}")
     for impl in _list(args.grouped_impls):
         if impl not in GROUPED_IMPLS:
             parser.error(f"unknown grouped impl {impl!r}; choose from {GROUPED_IMPLS}")
@@ -99,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch {args.batch}, {args.warmup} warm-up + {args.steps} timed steps, "
           f"x {args.repeats} (best block), {os.cpu_count()} CPU(s), "
           f"keras {keras.__version__} ({keras.backend.backend()}), load avg {_load()}")
-    header = f"{'model':<18} {'size':>4} {'params':>9} {'train img/s':>12} {'infer img/s':>12}"
+    header = (f"{'model':<18} {'size':>4} {'params':>9} {'train img/s':>12} {'infer img/s':>12} "
+              f"{'train img/CPU-s':>16}")
     print(header)
     print("-" * len(header))
     results = []
@@ -112,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             row.update(measure(model, size, args.batch, args.steps, args.warmup, args.repeats))
             results.append(row)
             print(f"{label:<18} {size:>4} {row['params']:>9,} {row['train_img_s']:>12.1f} "
-                  f"{row['infer_img_s']:>12.1f}", flush=True)
+                  f"{row['infer_img_s']:>12.1f} {row['train_img_cpu_s']:>16.1f}", flush=True)
     print(f"load avg {_load()} (1/5/15 min; above {os.cpu_count()} means the CPU was shared)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -71,8 +71,11 @@ def saved(tmp_path_factory):
         keras.utils.set_random_seed(0)
         model = build_model(name, SIZE, **kwargs)
         # eager: one step does not pay for tracing a train graph (test_graph_mode_training does)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", run_eagerly=True)
-        loss = model.train_on_batch(_batch(name, 4, seed=1), np.array([[0], [1], [0], [1]], "float32"))
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", run_eagerly=True
+        )
+        labels = np.array([[0], [1], [0], [1]], "float32")
+        loss = model.train_on_batch(_batch(name, 4, seed=1), labels)
         card = base_card(model, name, SIZE, purpose="unit test", note="ünïcode ok")
         path = save_model(model, root / f"{name}.h5", card)
         fixed = _batch(name, 3, seed=2)
@@ -109,7 +112,9 @@ def test_one_train_step_gives_finite_loss(saved, name):
     [
         ("cnn", {}),
         # one strided block is enough to trace GroupedConv2D's gradient inside tf.function
-        ("resnext", {"stages": [{"filters": 32, "cardinality": 8, "group_width": 4, "blocks": 1, "stride": 2}]}),
+        ("resnext", {"stages": [
+            {"filters": 32, "cardinality": 8, "group_width": 4, "blocks": 1, "stride": 2}
+        ]}),
     ],
 )
 def test_graph_mode_training(name, overrides):
@@ -246,6 +251,8 @@ def test_registry_basics():
         assert isinstance(model_config(name)["input_size"], int)
     with pytest.raises(DfdError, match="unknown option"):
         build_model("cnn", SIZE, dropuot=0.5)
+    with pytest.raises(DfdError, match="input_size"):
+        build_model("cnn", "128")
 
 
 def test_load_and_save_errors_are_clear(tmp_path):
@@ -256,5 +263,6 @@ def test_load_and_save_errors_are_clear(tmp_path):
     with pytest.raises(DfdError, match="not a readable HDF5"):
         read_card(junk)
     with pytest.raises(DfdError, match="not plain JSON"):
-        save_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), tmp_path / "m.h5", {"x": object()})
+        tiny = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        save_model(tiny, tmp_path / "m.h5", {"x": object()})
     assert not list(tmp_path.glob("m*"))  # nothing half-written

@@ -101,18 +101,19 @@ class GroupedConv2D(keras.layers.Layer):
     ``(kh, kw, in_channels // G, filters)``, bias ``(filters,)`` - so weights copy across
     in both directions. ``impl`` only changes how the product is computed:
 
-    * ``"masked"``: expand the kernel to a block-diagonal dense kernel
-      ``(kh, kw, in, filters)`` and run one ordinary convolution. Does G x the FLOPs of a
-      grouped conv, but oneDNN's dense conv is so much faster than TF's grouped conv on CPU
-      that it wins for the narrow (32-128 channel) bottlenecks used here; the gradient of
-      the expansion puts zero on the off-diagonal blocks, so they never train.
     * ``"split"``: G plain convolutions on channel slices, concatenated (ResNeXt Fig. 3b).
+    * ``"masked"``: expand the kernel to a block-diagonal dense kernel
+      ``(kh, kw, in, filters)`` and run one ordinary convolution. G x the FLOPs, but oneDNN's
+      dense conv is fast enough that it ties with ``split`` on the narrow (32-128 channel)
+      bottlenecks used here; the expansion's gradient is zero off the diagonal blocks, so
+      they never train.
     * ``"patches"``: im2col with ``extract_patches`` and a block-diagonal einsum.
-    * ``"native"``: ``ops.conv`` with the grouped kernel (what ``Conv2D(groups=G)`` does).
+    * ``"native"``: ``ops.conv`` with the grouped kernel (what ``Conv2D(groups=G)`` does);
+      its backward pass is the slow one on CPU.
 
-    Measured on the 2-core dev CPU (``scripts/bench_models.py --grouped-impls``), the
-    whole ``resnext`` detector at 128 px, batch 32, train images/s:
-    see :data:`dfd.models.resnext.GROUPED_IMPL_BENCHMARK`.
+    Whole ``resnext`` at 128 px, batch 32, on the 2-core dev CPU, train images per
+    CPU-second: split 29.2, masked 27.8, patches 11.4, native 2.5 (plain cnn 46.7); see
+    :data:`dfd.models.resnext.GROUPED_IMPL_BENCHMARK`.
     """
 
     def __init__(
@@ -123,7 +124,7 @@ class GroupedConv2D(keras.layers.Layer):
         strides=1,
         padding="same",
         use_bias=True,
-        impl="masked",
+        impl="split",
         kernel_initializer="he_normal",
         bias_initializer="zeros",
         kernel_regularizer=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import numbers
 import weakref
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def build_model(name: str, input_size: int | None = None, **overrides) -> keras.
         encoder = overrides.pop("encoder")
         config["encoder"] = encoder.name  # keep the recorded config JSON-serialisable
     config.update(copy.deepcopy(overrides))
-    if input_size is not None and (isinstance(input_size, bool) or int(input_size) != input_size or input_size < 16):
+    valid_size = isinstance(input_size, numbers.Integral) and not isinstance(input_size, bool)
+    if input_size is not None and not (valid_size and input_size >= 16):
         raise DfdError(f"input_size must be an integer >= 16, got {input_size!r}")
 
     builder = importlib.import_module(FAMILIES[family]).build
@@ -87,7 +89,7 @@ def build_model(name: str, input_size: int | None = None, **overrides) -> keras.
         model = builder(config, input_size, name=name, encoder=encoder)
         config["input_size"] = int(model.input_shape[2])
     else:
-        config["input_size"] = int(input_size or config["input_size"])
+        config["input_size"] = int(input_size if input_size is not None else config["input_size"])
         model = builder(config, config["input_size"], name=name)
     config["name"] = name
     _built_configs[model] = config

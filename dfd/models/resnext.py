@@ -5,11 +5,15 @@ Each bottleneck block is 1x1 reduce -> grouped 3x3 (``cardinality`` groups of
 paper's Fig. 3(c) form, which is exactly equivalent to its Fig. 3(a) split-transform-merge
 of ``cardinality`` parallel paths.
 
-The grouped 3x3 is the CPU problem: TensorFlow's ``Conv2D(groups=G)`` has no fast CPU
-kernel. :class:`~dfd.models.layers.GroupedConv2D` computes the same function with its
-choice of ``impl``; measured on the 2-core dev CPU (TF 2.21, oneDNN), this detector with its
-default config, batch 32, ``scripts/bench_models.py --grouped-impls ...`` - see
-:data:`GROUPED_IMPL_BENCHMARK` and ``grouped_impl`` in ``configs/resnext.json``.
+The grouped 3x3 is the CPU problem: TensorFlow's ``Conv2D(groups=G)`` has a fast forward
+pass on CPU but a very slow backward pass. :class:`~dfd.models.layers.GroupedConv2D`
+computes the same function (same weight layout) with a choice of ``impl``; the default
+``"split"`` (G plain convs on channel slices, the paper's Fig. 3b early-concatenation form)
+was measured fastest per CPU-second - see :data:`GROUPED_IMPL_BENCHMARK`.
+
+The default config was sized for CPU training: a narrow full-resolution stem (16), a
+32-wide first stage and most blocks at 1/8 resolution, which trains at ~0.65x the plain
+``cnn``'s images/s (the first draft, stem 24 / stage-1 64 / blocks 1-2-2-1, managed 0.46x).
 """
 
 from __future__ import annotations
@@ -20,9 +24,19 @@ from keras import layers
 from .cnn import DEFAULT_BN_MOMENTUM, batch_norm, classifier_head, conv_bn_relu, image_input, preprocess
 from .layers import GroupedConv2D
 
-# Train / inference images per second of the whole default ``resnext`` at 128 px, batch 32,
-# on the 2-core dev CPU (plain ``cnn`` for reference), one row per GroupedConv2D impl.
-GROUPED_IMPL_BENCHMARK = {}
+# The whole default ``resnext`` at 128 px, batch 32, on the 2-core dev CPU (TF 2.21 +
+# oneDNN), ``scripts/bench_models.py --models cnn --sizes 128 --grouped-impls ...``:
+# train images/s (best block, wall clock), inference images/s, train images per CPU-second.
+# The machine was shared (load avg ~3.8), so the CPU-second column is the fair comparison;
+# with the CPU to itself ``cnn`` trained at ~90 images/s. ``native`` = Conv2D(groups=8).
+GROUPED_IMPL_BENCHMARK = {
+    #            train/s  infer/s  train/CPU-s
+    "cnn (ref)": (48.1, 150.4, 46.7),
+    "split":     (30.1, 121.7, 29.2),
+    "masked":    (32.3, 146.8, 27.8),
+    "patches":   (12.6, 31.1, 11.4),
+    "native":    (2.3, 65.1, 2.5),
+}
 
 
 def bottleneck(

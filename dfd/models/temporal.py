@@ -42,7 +42,9 @@ def _resolve_encoder(encoder, config: dict, input_size: int | None) -> keras.Mod
         image = build_model(arch, input_size=input_size, **config.get("encoder_overrides", {}))
         return image_encoder_from(image)
     if not isinstance(encoder, keras.Model):
-        raise DfdError(f"encoder must be None, a model name or a keras.Model, not {type(encoder).__name__}")
+        raise DfdError(
+            f"encoder must be None, a model name or a keras.Model, not {type(encoder).__name__}"
+        )
     names = {layer.name for layer in encoder.layers}
     # a whole detector (ends in p_fake) is cut down to its trunk; a bare encoder is used as is
     if "p_fake" in names and "embedding" in names:
