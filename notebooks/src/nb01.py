@@ -8,10 +8,10 @@ PARAMS = '''
 # Parameters (papermill). Empty data_root = the embedded dfd-default dataset (built if missing).
 dataset = "dfd-default"
 data_root = ""
-image_size = 0          # 0 = the dataset default crop size (128; 256 for prealigned faces140k)
+image_size = 0          # 0: the dataset default crop size (128; 256 for prealigned faces140k)
 seed = 0
-smoke = 0               # 1 = a few dozen files only (nbval / CI); DFD_SMOKE=1 also turns it on
-limit = 0               # >0: at most this many source files (stratified)
+smoke = 0               # 1: a few dozen files only (nbval / CI); env DFD_SMOKE 1 also turns it on
+limit = 0               # above 0: at most this many source files (stratified)
 '''
 
 CELLS = [

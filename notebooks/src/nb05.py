@@ -9,7 +9,7 @@ PARAMS = '''
 dataset = "dfd-default"
 data_root = ""
 seed = 0
-smoke = 0                # 1 = no bootstrap, light sweep (nbval / CI); DFD_SMOKE=1 also turns it on
+smoke = 0                # 1: no bootstrap, light sweep (nbval / CI); env DFD_SMOKE 1 also turns it on
 target_accuracy = 0.95   # accuracy required outside the "uncertain" band (on validation)
 n_boot = 1000            # bootstrap resamples for the 95% intervals
 '''

@@ -21,12 +21,12 @@ def params(model: str) -> str:
 dataset = "dfd-default"
 data_root = ""          # unused here; kept so `make reproduce` can pass the same parameters to every notebook
 model_name = "{model}"
-image_size = 0          # 0 = the dataset preset, else the model default
+image_size = 0          # 0: the dataset preset, else the model default
 epochs = 40
 batch_size = 32
 learning_rate = 2e-3
 seed = 0
-smoke = 0               # 1 = two epochs on the smoke manifest (nbval, CI); DFD_SMOKE=1 also turns it on
+smoke = 0               # 1: two epochs on the smoke manifest (nbval, CI); env DFD_SMOKE 1 also turns it on
 '''
 
 
