@@ -77,10 +77,11 @@ class FaceDetector:
             return []
         scale = min(1.0, self.max_side / max(h, w))
         small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        # mtcnn 1.0 builds pyramid levels under its 12 px window, and then silently finds nothing,
+        # when min_face_size is 24 or more: keep it in the range that works
+        min_face = int(np.clip(round(self.min_face_size * scale), 12, 22))
         with self._lock:  # MTCNN's TF graphs are not re-entrant
-            raw = self._model().detect_faces(
-                np.ascontiguousarray(small), min_face_size=max(8, round(self.min_face_size * scale))
-            )
+            raw = self._model().detect_faces(np.ascontiguousarray(small), min_face_size=min_face)
         faces = []
         for r in raw:
             if float(r["confidence"]) < self.min_confidence:
