@@ -39,6 +39,9 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	@test -n "$(DATA)" || { echo "DATA=<path to the dataset> is required for DATASET=$(DATASET)"; exit 2; }
 	@mkdir -p $(REPORTS)/notebooks
 	@for nb in $(NOTEBOOKS); do \
+	  if [ "$$nb" = notebooks/06_video_detection.ipynb ] && ! $(PY) -c "import sys; from dfd.video_data import has_videos; \
+	      sys.exit(0 if has_videos('$(DATASET)', '$(DATA)') else 1)" 2>/dev/null; then \
+	    echo "== $$nb skipped: $(DATASET) has no videos"; continue; fi; \
 	  echo "== $$nb ($(DATASET))"; \
 	  $(PY) -m papermill --log-level WARNING -k python3 $$nb $(REPORTS)/notebooks/$$(basename $$nb) \
 	    -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE) || exit 1; \

@@ -544,3 +544,16 @@ def clip_items(dataset: str, root: str | os.PathLike | None = None, seed: int = 
     if not items:
         raise DfdError(f"dataset {dataset!r} under {root} has no videos")
     return items
+
+
+def has_videos(dataset: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether notebook 06 has anything to study for ``dataset`` (image-only datasets such
+    as faces140k have no videos, and ``make reproduce`` skips the video notebook for them)."""
+    if dataset == "dfd-default":
+        return True
+    if not root:
+        return False
+    try:
+        return any(it.kind == "video" for it in load_items(dataset, root))
+    except DfdError:
+        return False
