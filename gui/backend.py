@@ -1,0 +1,145 @@
+"""The app's only door to the detector: thin wrappers over :mod:`dfd.inference`.
+
+``dfd.inference`` (TensorFlow underneath) is imported lazily, inside worker threads, so
+the window appears at once and never waits for an import. Nothing here touches Qt."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAKE_HINT = "Run `make reproduce` in the project folder to train the models."
+BUNDLE_FILE = "bundle.json"  # what Detector.from_dir reads (dfd.ensemble.BUNDLE_FILE)
+
+
+@dataclass
+class LoadOutcome:
+    """What loading a models folder gave: a detector, or why not in plain words."""
+
+    models_dir: Path | None
+    detector: Any = None
+    info: dict = field(default_factory=dict)
+    message: str = ""
+    missing: bool = False  # no models there at all (vs. models that failed to load)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.detector is not None
+
+
+_preload_thread = None
+
+
+def start_preload() -> None:
+    """Import the detector's stack (TensorFlow, Keras, the model code: ~4 s here) on a
+    daemon thread right at process start, so it overlaps Qt's start-up and the window
+    build; the loader thread's own import then finds the modules ready. Safe to call twice."""
+    global _preload_thread
+    if _preload_thread is not None:
+        return
+    import threading
+
+    def _import() -> None:
+        try:
+            import dfd.inference  # noqa: F401
+            import dfd.models  # noqa: F401  (Keras + the registered layers)
+        except Exception:  # the loader reports any real problem in plain words
+            pass
+
+    _preload_thread = threading.Thread(target=_import, name="dfd-preload", daemon=True)
+    _preload_thread.start()
+
+
+def default_models_dir() -> Path:
+    """The models the study writes by default (``models/dfd-default``); computed without
+    importing TensorFlow."""
+    from dfd.paths import models_dir
+
+    return models_dir("dfd-default")
+
+
+def resolve_default_models_dir() -> Path:
+    """:func:`dfd.inference.default_models_dir` (worker threads only: imports TF)."""
+    try:
+        from dfd.inference import default_models_dir as api_default
+    except ImportError:
+        return default_models_dir()
+    return Path(api_default())
+
+
+def plain_error(exc: BaseException) -> str:
+    """An exception as a sentence for people: dfd's own errors already are; anything else
+    gets its type named so a bug report is still useful."""
+    try:
+        from dfd.errors import DfdError
+    except ImportError:  # pragma: no cover - dfd always importable in this repository
+        DfdError = ()  # noqa: N806
+    text = str(exc).strip()
+    if isinstance(exc, DfdError) and text:
+        return text
+    if isinstance(exc, MemoryError):
+        return "Not enough memory to analyse this file."
+    if isinstance(exc, FileNotFoundError):
+        return f"File not found: {exc.filename or text}"
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or text}"
+    return f"Unexpected problem ({type(exc).__name__}): {text}" if text else f"Unexpected problem ({type(exc).__name__})"
+
+
+def load_detector(models_dir: str | os.PathLike | None) -> LoadOutcome:
+    """Load the ensemble in ``models_dir`` (the default folder when None). Never raises."""
+    import time
+
+    t0 = time.perf_counter()
+    folder: Path | None = None
+    try:
+        folder = Path(models_dir) if models_dir else resolve_default_models_dir()
+        folder = folder.expanduser()
+        from dfd.inference import Detector
+
+        detector = Detector.from_dir(folder, verify=True)
+        try:
+            info = dict(detector.info or {})
+        except Exception as exc:  # a card that cannot be read must not stop the app
+            info = {"error": plain_error(exc)}
+        return LoadOutcome(folder, detector, info, seconds=time.perf_counter() - t0)
+    except Exception as exc:
+        missing = folder is None or not (folder / BUNDLE_FILE).is_file()
+        if missing:
+            where = f" in {folder}" if folder is not None else ""
+            message = f"No trained models found{where}."
+        else:
+            message = f"The models in {folder} could not be loaded: {plain_error(exc)}"
+        return LoadOutcome(folder, message=message, missing=missing, seconds=time.perf_counter() - t0)
+
+
+def expand_paths(paths) -> tuple[list[Path], list[str]]:
+    """Files as given (the detector explains any it cannot read); folders expanded
+    recursively to their images and videos with :func:`dfd.inference.iter_media`.
+    Returns ``(files, problems)``; problems are plain sentences (e.g. a missing path)."""
+    files: list[Path] = []
+    problems: list[str] = []
+    folders: list[Path] = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if path.is_dir():
+            folders.append(path)
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(f"{path} does not exist")
+    for folder in folders:
+        try:
+            from dfd.inference import iter_media
+
+            found = [Path(f) for f in iter_media([folder])]
+        except Exception as exc:
+            problems.append(f"Could not read the folder {folder}: {plain_error(exc)}")
+            continue
+        if not found:
+            problems.append(f"No images or videos in {folder}")
+        files.extend(found)
+    return files, problems
