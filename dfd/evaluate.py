@@ -171,7 +171,7 @@ class EnsembleStudy:
     def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
                  n_boot: int = 1000, seed: int = 0):
         from .ensemble import assert_no_leakage, choose_best, choose_operating_point, fit_ensembles
-        from .metrics import compute_metrics
+        from .metrics import compute_metrics, ece_if_calibrated
 
         self.dataset = dataset
         self.members = [m for m in members if m in available_members(dataset, members)]
@@ -203,6 +203,12 @@ class EnsembleStudy:
             self.metrics[f"{m} (raw)"] = compute_metrics(self.y_test, self.raw_test[m], n_boot=n_boot, seed=seed)
         self.metrics[f"{self.best} (raw, uncalibrated)"] = compute_metrics(
             self.y_test, self.uncalibrated_test[self.best], n_boot=n_boot, seed=seed)
+        # what ECE a perfectly calibrated model with the same scores would show on this many
+        # test rows: a measured ECE is only meaningful next to it (see ece_if_calibrated)
+        scores = {**{(n if n not in self.members else f"{n} (calibrated)"): p for n, p in self.calibrated_test.items()},
+                  **{f"{m} (raw)": p for m, p in self.raw_test.items()},
+                  f"{self.best} (raw, uncalibrated)": self.uncalibrated_test[self.best]}
+        self.ece_floor = {k: ece_if_calibrated(p, seed=seed) for k, p in scores.items()}
 
     def best_single(self) -> str:
         """The member with the highest raw test ROC-AUC (what the ensemble must beat)."""

@@ -194,6 +194,26 @@ def expected_calibration_error(y_true, p_fake, n_bins: int = N_BINS) -> float:
     return float(np.sum(gaps * count) / count.sum())
 
 
+def ece_if_calibrated(p_fake, n_bins: int = N_BINS, n_sim: int = 2000, seed: int = 0) -> dict[str, float]:
+    """The ECE a *perfectly calibrated* model with exactly these scores would still show on
+    this many samples: labels drawn as Bernoulli(p) ``n_sim`` times, ECE of each draw.
+
+    ECE is biased upwards on small sets (each bin's observed frequency is noisy), so a
+    measured ECE is only meaningful next to this floor. Returns its mean and 95th percentile."""
+    p = np.asarray(p_fake, dtype=np.float64).reshape(-1)
+    if p.size == 0 or not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("p_fake must be a non-empty array of probabilities in [0, 1]")
+    rng = np.random.default_rng(seed)
+    y_sim = (rng.random((int(n_sim), p.size)) < p).astype(np.int64)
+    # one binning for every draw (the bins depend on the scores only), as _bin_stats bins
+    _, count, sum_p, _ = _bin_stats(np.zeros_like(p), p, n_bins)
+    ids = np.searchsorted(np.linspace(0.0, 1.0, int(n_bins) + 1)[1:-1], p)
+    onehot = np.eye(int(n_bins))[ids]
+    sum_y = y_sim @ onehot
+    eces = np.abs(sum_y - sum_p).sum(axis=1) / p.size
+    return {"mean": float(eces.mean()), "p95": float(np.quantile(eces, 0.95))}
+
+
 def maximum_calibration_error(y_true, p_fake, n_bins: int = N_BINS) -> float:
     """MCE: the largest |mean predicted - observed frequency| over the non-empty bins."""
     y, p = check_scores(y_true, p_fake)

@@ -217,3 +217,21 @@ def test_plot_into_given_axes():
     assert plots.plot_reliability(Y6, P6, ax=ax2) is fig
     with pytest.raises(ValueError, match="lack column"):
         plots.plot_robustness(pd.DataFrame({"model": ["a"], "level": [0]}))
+
+
+def test_ece_if_calibrated_floor():
+    # confident scores: every simulated label agrees with its score -> no calibration gap at all
+    assert M.ece_if_calibrated(np.r_[np.zeros(50), np.ones(50)])["mean"] == 0.0
+    # every score 0.5, one bin: ECE = |mean(y) - 0.5| with y ~ Binomial(n, 0.5); by hand for n=2:
+    # y-sum 0 or 2 (prob 1/2) -> gap 0.5, y-sum 1 -> gap 0; mean 0.25
+    assert M.ece_if_calibrated(np.full(2, 0.5), n_sim=20000)["mean"] == pytest.approx(0.25, abs=0.01)
+    rng = np.random.default_rng(3)
+    small, large = M.ece_if_calibrated(rng.random(100)), M.ece_if_calibrated(rng.random(5000))
+    # ECE's small-sample bias shrinks roughly as 1/sqrt(n)
+    assert small["mean"] > 4 * large["mean"] and small["p95"] >= small["mean"]
+    # a direct simulation with labels drawn from the scores agrees with the floor
+    p = rng.random(200)
+    sims = [M.expected_calibration_error((rng.random(200) < p).astype(int), p) for _ in range(400)]
+    assert M.ece_if_calibrated(p)["mean"] == pytest.approx(np.mean(sims), rel=0.1)
+    with pytest.raises(ValueError, match="probabilities"):
+        M.ece_if_calibrated([0.2, 1.5])

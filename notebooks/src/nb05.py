@@ -63,7 +63,9 @@ display(Markdown(
     f"Test log loss {b['log_loss']['value']:.3f} vs {s['log_loss']['value']:.3f}; "
     f"ROC-AUC {b['roc_auc']['value']:.3f} vs {s['roc_auc']['value']:.3f}; "
     f"ECE {study.metrics[f'{study.best} (raw, uncalibrated)']['ece']['value']:.3f} before calibration, "
-    f"{b['ece']['value']:.3f} after."))
+    f"{b['ece']['value']:.3f} after. A perfectly calibrated model with these same scores would show ECE "
+    f"{study.ece_floor[best_key]['mean']:.3f} on average (95th percentile {study.ece_floor[best_key]['p95']:.3f}) "
+    f"on {len(study.y_test)} test rows: ECE is biased upwards on small sets, so that is the floor to compare with."))
 ''',
     '''
 y = study.y_test
@@ -138,6 +140,7 @@ payload = {
     "best_single_model": best_single,
     "validation_log_loss": study.valid_losses,
     "test": study.metrics,
+    "ece_if_perfectly_calibrated": study.ece_floor,
     "operating_point": op.to_dict(),
     "test_decided_share": float(outside.mean()),
     "test_accuracy_outside_band": acc_outside,
