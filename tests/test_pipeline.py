@@ -51,3 +51,26 @@ def test_jpeg_and_blur_alone_keep_shape_and_range():
     # blur + JPEG lower high-frequency energy
     hf = lambda im: np.abs(np.diff(im, axis=2)).mean()  # noqa: E731
     assert hf(batch) < hf(x.astype(np.float32))
+
+
+def test_best_checkpoint_ignores_epochs_before_start(tmp_path):
+    """A lucky early epoch (val AUC 0.9 at epoch 0) is not kept when counting starts at epoch 2."""
+    import keras
+
+    from dfd.train import best_checkpoint
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "best.weights.h5"
+    cb = best_checkpoint(str(path), start_from_epoch=2)
+    cb.set_model(model)
+    cb.on_epoch_end(0, {"val_auc": 0.9})
+    cb.on_epoch_end(1, {"val_auc": 0.8})
+    assert not path.exists()
+    w = [np.full_like(v, 3.0) for v in model.get_weights()]
+    model.set_weights(w)
+    cb.on_epoch_end(2, {"val_auc": 0.6})
+    assert path.exists()
+    model.set_weights([np.zeros_like(v) for v in w])
+    cb.on_epoch_end(3, {"val_auc": 0.5})  # worse: the file keeps epoch 2's weights
+    model.load_weights(str(path))
+    assert all(np.all(v == 3.0) for v in model.get_weights())
