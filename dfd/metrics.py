@@ -146,15 +146,20 @@ def brier(y_true, p_fake) -> float:
     return float(skm.brier_score_loss(y, p, labels=[0, 1]))
 
 
+def _bin_ids(p: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges and each score's bin over ``n_bins`` equal-width bins on [0, 1]."""
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    return edges, np.searchsorted(edges[1:-1], p)
+
+
 def _bin_stats(y: np.ndarray, p: np.ndarray, n_bins: int):
     """Per-bin (count, sum of p, sum of y) over ``n_bins`` equal-width bins on [0, 1].
 
     Binning is the same as ``sklearn.calibration.calibration_curve(strategy="uniform")``
     (a score on an inner edge goes to the lower bin, 1.0 to the last bin)."""
-    if int(n_bins) != n_bins or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
-    ids = np.searchsorted(edges[1:-1], p)
+    edges, ids = _bin_ids(p, n_bins)
     count = np.bincount(ids, minlength=n_bins)
     sum_p = np.bincount(ids, weights=p, minlength=n_bins)
     sum_y = np.bincount(ids, weights=y, minlength=n_bins)
@@ -205,12 +210,10 @@ def ece_if_calibrated(p_fake, n_bins: int = N_BINS, n_sim: int = 2000, seed: int
         raise ValueError("p_fake must be a non-empty array of probabilities in [0, 1]")
     rng = np.random.default_rng(seed)
     y_sim = (rng.random((int(n_sim), p.size)) < p).astype(np.int64)
-    # one binning for every draw (the bins depend on the scores only), as _bin_stats bins
-    _, count, sum_p, _ = _bin_stats(np.zeros_like(p), p, n_bins)
-    ids = np.searchsorted(np.linspace(0.0, 1.0, int(n_bins) + 1)[1:-1], p)
+    # one binning for every draw: the bins depend on the scores only
+    _, ids = _bin_ids(p, n_bins)
     onehot = np.eye(int(n_bins))[ids]
-    sum_y = y_sim @ onehot
-    eces = np.abs(sum_y - sum_p).sum(axis=1) / p.size
+    eces = np.abs(y_sim @ onehot - p @ onehot).sum(axis=1) / p.size
     return {"mean": float(eces.mean()), "p95": float(np.quantile(eces, 0.95))}
 
 

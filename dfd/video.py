@@ -473,31 +473,12 @@ def _mtcnn_min_face(detector, scale: float) -> int:
     return int(min(22, max(8, round(detector.min_face_size * scale))))
 
 
-def _faces_from_mtcnn(raw: list[dict], scale: float, min_confidence: float) -> list:
-    from .data.faces import LANDMARK_NAMES, Face
-
-    faces = []
-    for r in raw:
-        if float(r["confidence"]) < min_confidence:
-            continue
-        x, y, bw, bh = (float(v) / scale for v in r["box"])
-        kp = r["keypoints"]
-        pts = np.array([kp[name] for name in LANDMARK_NAMES], dtype=np.float64) / scale
-        if pts[0, 0] > pts[1, 0]:
-            pts[[0, 1]] = pts[[1, 0]]
-        if pts[3, 0] > pts[4, 0]:
-            pts[[3, 4]] = pts[[4, 3]]
-        faces.append(Face((x, y, bw, bh), float(r["confidence"]), pts))
-    faces.sort(key=lambda f: -f.area)
-    return faces
-
-
 def detect_faces_batch(images: Sequence[np.ndarray], detector, batch_size: int = 32) -> list[list]:
     """Faces in each image. A :class:`~dfd.data.faces.FaceDetector` on same-sized frames runs
     MTCNN once per batch (several times faster than one call per frame on CPU, with the
     detector's own size cap, confidence threshold and landmark order); any other object
     with ``detect(rgb) -> list[Face]`` is called per image."""
-    from .data.faces import FaceDetector
+    from .data.faces import FaceDetector, faces_from_mtcnn
 
     images = list(images)
     if not images:
@@ -521,7 +502,7 @@ def detect_faces_batch(images: Sequence[np.ndarray], detector, batch_size: int =
             raw = [raw]
         if len(raw) != len(chunk):
             raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]
-        out.extend(_faces_from_mtcnn(r, scale, detector.min_confidence) for r in raw)
+        out.extend(faces_from_mtcnn(r, scale, detector.min_confidence) for r in raw)
     return out
 
 

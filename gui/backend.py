@@ -70,6 +70,17 @@ def resolve_default_models_dir() -> Path:
     return Path(api_default())
 
 
+def face_verdict(p, threshold: float, band) -> str:
+    """One face's verdict from its calibrated P(fake), the bundle's threshold and uncertain
+    band (the rule :meth:`dfd.ensemble.EnsembleBundle.verdict` applies to a file)."""
+    if p is None:
+        return "no_face"
+    lo, hi = band
+    if lo <= p <= hi:
+        return "uncertain"
+    return "fake" if p >= threshold else "real"
+
+
 def plain_error(exc: BaseException) -> str:
     """An exception as a sentence for people: dfd's own errors already are; anything else
     gets its type named so a bug report is still useful."""

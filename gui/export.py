@@ -22,6 +22,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPen, QColor
 
 from . import theme
+from .backend import face_verdict
 from .imaging import blend_heatmap, load_image, png_data_uri, read_video_frames, rgb_to_qimage
 
 FORMATS = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
@@ -176,15 +177,6 @@ def to_csv(rows: list[Row]) -> str:
 
 
 # --------------------------------------------------------------------------- HTML
-def _face_verdict(p, thr, band) -> str:
-    if p is None:
-        return "no_face"
-    lo, hi = band
-    if lo <= p <= hi:
-        return "uncertain"
-    return "fake" if p >= thr else "real"
-
-
 def _draw_boxes(image: QImage, full_size, faces, thr, band) -> QImage:
     img = image.convertToFormat(QImage.Format.Format_RGB32)
     sw, sh = full_size if full_size and full_size[0] > 0 else (img.width(), img.height())
@@ -194,7 +186,7 @@ def _draw_boxes(image: QImage, full_size, faces, thr, band) -> QImage:
     lw = max(2.0, img.width() / 200)
     for f in faces:
         x, y, w, h = f.box
-        colour = QColor(theme.verdict_hex(_face_verdict(f.p_fake, thr, band)))
+        colour = QColor(theme.verdict_hex(face_verdict(f.p_fake, thr, band)))
         p.setPen(QPen(colour, lw))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(QRectF(x * sx, y * sy, w * sx, h * sy))
@@ -253,7 +245,7 @@ def _gauge_svg(p, thr, band) -> str:
         parts.append(f'<rect x="{x(lo):.1f}" y="6" width="{x(hi) - x(lo):.1f}" height="14" rx="2" class="band"/>')
     parts.append(f'<line x1="{x(thr):.1f}" x2="{x(thr):.1f}" y1="3" y2="23" class="thr"/>')
     if p is not None:
-        colour = theme.verdict_hex(_face_verdict(p, thr, band))
+        colour = theme.verdict_hex(face_verdict(p, thr, band))
         parts.append(f'<circle cx="{x(p):.1f}" cy="13" r="6" fill="{colour}" class="marker"/>')
     parts.append("</svg>")
     return "".join(parts)
@@ -299,7 +291,7 @@ def _timeline_svg(result) -> str:
             out.append(f'<circle cx="{px:.1f}" cy="{py - 2:.1f}" r="2" class="noface"/>')
             continue
         px, py = xy(t, f.p_fake)
-        colour = theme.verdict_hex(_face_verdict(f.p_fake, thr, (lo, hi)))
+        colour = theme.verdict_hex(face_verdict(f.p_fake, thr, (lo, hi)))
         r = 4.5 if f.index in sus else 3
         out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{r}" fill="{colour}">'
                    f'<title>frame {f.index} · {t:.2f} s · {_pct(f.p_fake)}</title></circle>')
@@ -331,7 +323,7 @@ def _faces_html(result) -> str:
             imgs.append(f'<figure><img src="{png_data_uri(over)}" alt="Grad-CAM {html.escape(model)}" '
                         f'width="{CROP_SIDE}"><figcaption>Grad-CAM · {html.escape(model)}</figcaption></figure>')
         where = "" if f.frame_index is None else f"frame {f.frame_index} · "
-        v = _face_verdict(f.p_fake, thr, band)
+        v = face_verdict(f.p_fake, thr, band)
         cells.append(f'<div class="face"><div class="imgs">{"".join(imgs)}</div>'
                      f'<div class="small">{where}P(fake) <b style="color:{theme.verdict_hex(v)}">'
                      f"{_pct(f.p_fake)}</b></div></div>")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
+from .backend import face_verdict
 from .canvas import BoxOverlay, ImageCanvas
 from .charts import MemberBars, ProbabilityGauge
 from .imaging import blend_heatmap, heatmap_rgba, load_image, read_video_frames, rgb_to_qimage
@@ -50,15 +51,6 @@ EXPLANATIONS = {
     "queued": "Waiting to be analysed.",
     "running": "Analysing…",
 }
-
-
-def face_verdict(p, threshold: float, band) -> str:
-    if p is None:
-        return "no_face"
-    lo, hi = band
-    if lo <= p <= hi:
-        return "uncertain"
-    return "fake" if p >= threshold else "real"
 
 
 def most_suspicious_frame(result) -> int | None:

@@ -52,6 +52,26 @@ class Face:
         return cls(tuple(d["box"]), float(d["score"]), np.asarray(d["landmarks"], dtype=np.float64))
 
 
+def faces_from_mtcnn(raw: list[dict], scale: float, min_confidence: float) -> list[Face]:
+    """MTCNN's detections on an image shrunk by ``scale`` -> :class:`Face` objects in the
+    original image's coordinates, confident ones only, largest first."""
+    faces = []
+    for r in raw:
+        if float(r["confidence"]) < min_confidence:
+            continue
+        x, y, bw, bh = (float(v) / scale for v in r["box"])
+        kp = r["keypoints"]
+        pts = np.array([kp[name] for name in LANDMARK_NAMES], dtype=np.float64) / scale
+        # MTCNN names eyes from the viewer's side already; keep image-left first regardless.
+        if pts[0, 0] > pts[1, 0]:
+            pts[[0, 1]] = pts[[1, 0]]
+        if pts[3, 0] > pts[4, 0]:
+            pts[[3, 4]] = pts[[4, 3]]
+        faces.append(Face((x, y, bw, bh), float(r["confidence"]), pts))
+    faces.sort(key=lambda f: -f.area)
+    return faces
+
+
 class FaceDetector:
     """MTCNN (bundled weights, offline) with a size cap: detection runs on a copy whose
     longer side is at most ``max_side`` and boxes are scaled back, which keeps large photos
@@ -82,21 +102,7 @@ class FaceDetector:
         min_face = int(np.clip(round(self.min_face_size * scale), 12, 22))
         with self._lock:  # MTCNN's TF graphs are not re-entrant
             raw = self._model().detect_faces(np.ascontiguousarray(small), min_face_size=min_face)
-        faces = []
-        for r in raw:
-            if float(r["confidence"]) < self.min_confidence:
-                continue
-            x, y, bw, bh = (float(v) / scale for v in r["box"])
-            kp = r["keypoints"]
-            pts = np.array([kp[name] for name in LANDMARK_NAMES], dtype=np.float64) / scale
-            # MTCNN names eyes from the viewer's side already; keep image-left first regardless.
-            if pts[0, 0] > pts[1, 0]:
-                pts[[0, 1]] = pts[[1, 0]]
-            if pts[3, 0] > pts[4, 0]:
-                pts[[3, 4]] = pts[[4, 3]]
-            faces.append(Face((x, y, bw, bh), float(r["confidence"]), pts))
-        faces.sort(key=lambda f: -f.area)
-        return faces
+        return faces_from_mtcnn(raw, scale, self.min_confidence)
 
 
 def choose_main_face(faces: list[Face], image_shape: tuple[int, ...]) -> Face | None:
