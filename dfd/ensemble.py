@@ -26,9 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from scipy import optimize
 from scipy.special import expit, logit
-from sklearn.linear_model import LogisticRegression
 
 from .errors import DfdError
 from .metrics import check_scores, equal_error_rate, log_loss
@@ -146,6 +144,8 @@ class TemperatureScaler:
         idx = _check_indices(indices, p.shape[0])
         z, sign = to_logits(p), 2.0 * y - 1.0
         # NLL is convex in 1/T, hence unimodal in log T: bounded Brent finds the optimum.
+        from scipy import optimize  # fitting only: not on the inference import path
+
         res = optimize.minimize_scalar(
             lambda lt: self._nll(z, sign, lt),
             bounds=(math.log(1e-2), math.log(1e2)),
@@ -298,6 +298,8 @@ class WeightedMeanEnsemble(_Ensemble):
             dq = -(y / q - (1 - y) / (1.0 - q)) / P.shape[0]
             return loss, P.T @ dq
 
+        from scipy import optimize
+
         res = optimize.minimize(
             nll_and_grad,
             np.full(m, 1.0 / m),
@@ -343,6 +345,8 @@ class StackingEnsemble(_Ensemble):
         self.intercept_: float | None = None
 
     def _fit(self, P, y):
+        from sklearn.linear_model import LogisticRegression  # fitting only
+
         lr = LogisticRegression(C=self.C, max_iter=1000).fit(to_logits(P), y)
         self.coef_ = lr.coef_.ravel().astype(np.float64)
         self.intercept_ = float(lr.intercept_[0])

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn import metrics as skm
 
 N_BINS = 15  # calibration bins (equal width), the usual choice in the calibration literature
 
@@ -79,30 +77,39 @@ def _require_both_classes(y: np.ndarray, metric: str) -> None:
         raise ValueError(f"{metric} needs both real (0) and fake (1) samples; got one class")
 
 
+def _skm():
+    """scikit-learn's metrics, imported on first use rather than with this module: the
+    inference engine imports dfd.metrics (score checks) but never computes a metric, and
+    scikit-learn would add ~1 s to the desktop app's start-up."""
+    from sklearn import metrics
+
+    return metrics
+
+
 # --------------------------------------------------------------------------- point metrics
 def accuracy(y_true, p_fake, threshold: float = 0.5) -> float:
     y, p = check_scores(y_true, p_fake)
-    return float(skm.accuracy_score(y, p >= _check_threshold(threshold)))
+    return float(_skm().accuracy_score(y, p >= _check_threshold(threshold)))
 
 
 def balanced_accuracy(y_true, p_fake, threshold: float = 0.5) -> float:
     """Mean of the per-class recalls (needs both classes)."""
     y, p = check_scores(y_true, p_fake)
     _require_both_classes(y, "balanced accuracy")
-    return float(skm.balanced_accuracy_score(y, p >= _check_threshold(threshold)))
+    return float(_skm().balanced_accuracy_score(y, p >= _check_threshold(threshold)))
 
 
 def roc_auc(y_true, p_fake) -> float:
     y, p = check_scores(y_true, p_fake)
     _require_both_classes(y, "ROC-AUC")
-    return float(skm.roc_auc_score(y, p))
+    return float(_skm().roc_auc_score(y, p))
 
 
 def average_precision(y_true, p_fake) -> float:
     """Area under the precision-recall curve for the fake class (sklearn's step-wise AP)."""
     y, p = check_scores(y_true, p_fake)
     _require_both_classes(y, "average precision")
-    return float(skm.average_precision_score(y, p))
+    return float(_skm().average_precision_score(y, p))
 
 
 def _eer_from_roc(fpr: np.ndarray, tpr: np.ndarray, thr: np.ndarray) -> tuple[float, float]:
@@ -130,20 +137,20 @@ def equal_error_rate(y_true, p_fake) -> tuple[float, float]:
     (use it with the ``p >= threshold`` rule)."""
     y, p = check_scores(y_true, p_fake)
     _require_both_classes(y, "EER")
-    fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
+    fpr, tpr, thr = _skm().roc_curve(y, p, drop_intermediate=False)
     return _eer_from_roc(fpr, tpr, thr)
 
 
 def log_loss(y_true, p_fake) -> float:
     """Mean negative log-likelihood (natural log); sklearn clips 0/1 scores internally."""
     y, p = check_scores(y_true, p_fake)
-    return float(skm.log_loss(y, p, labels=[0, 1]))
+    return float(_skm().log_loss(y, p, labels=[0, 1]))
 
 
 def brier(y_true, p_fake) -> float:
     """Mean squared difference between ``p_fake`` and the 0/1 label."""
     y, p = check_scores(y_true, p_fake)
-    return float(skm.brier_score_loss(y, p, labels=[0, 1]))
+    return float(_skm().brier_score_loss(y, p, labels=[0, 1]))
 
 
 def _bin_ids(p: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +236,7 @@ def confusion(y_true, p_fake, threshold: float = 0.5) -> dict[str, int]:
     (``fp`` = real called fake, ``fn`` = fake called real)."""
     y, p = check_scores(y_true, p_fake)
     pred = (p >= _check_threshold(threshold)).astype(np.int64)
-    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    tn, fp, fn, tp = _skm().confusion_matrix(y, pred, labels=[0, 1]).ravel()
     return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 
@@ -239,18 +246,18 @@ def _metric_vector(y: np.ndarray, p: np.ndarray, threshold: float, names) -> np.
     per bootstrap resample). One ROC curve serves both AUC and EER."""
     out = {}
     pred = p >= threshold
-    out["accuracy"] = skm.accuracy_score(y, pred)
-    out["log_loss"] = skm.log_loss(y, p, labels=[0, 1])
-    out["brier"] = skm.brier_score_loss(y, p, labels=[0, 1])
+    out["accuracy"] = _skm().accuracy_score(y, pred)
+    out["log_loss"] = _skm().log_loss(y, p, labels=[0, 1])
+    out["brier"] = _skm().brier_score_loss(y, p, labels=[0, 1])
     gaps, count = _calibration_gaps(y, p, N_BINS)
     out["ece"] = np.sum(gaps * count) / count.sum()
     out["mce"] = gaps.max()
     if "roc_auc" in names:  # both classes present
-        out["balanced_accuracy"] = skm.balanced_accuracy_score(y, pred)
-        fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
-        out["roc_auc"] = skm.auc(fpr, tpr)
+        out["balanced_accuracy"] = _skm().balanced_accuracy_score(y, pred)
+        fpr, tpr, thr = _skm().roc_curve(y, p, drop_intermediate=False)
+        out["roc_auc"] = _skm().auc(fpr, tpr)
         out["eer"] = _eer_from_roc(fpr, tpr, thr)[0]
-        out["average_precision"] = skm.average_precision_score(y, p)
+        out["average_precision"] = _skm().average_precision_score(y, p)
     return np.array([out[k] for k in names], dtype=np.float64)
 
 
@@ -286,6 +293,8 @@ def compute_metrics(
         def statistic(*resampled):
             yb = np.concatenate([np.full(s.shape[0], c) for c, s in zip(classes, resampled)])
             return _metric_vector(yb, np.concatenate(resampled), threshold, names)
+
+        from scipy import stats
 
         res = stats.bootstrap(
             samples,
