@@ -84,3 +84,20 @@ def test_whole_mode_keeps_prealigned_pixels(tmp_path):
     rec = FaceCropper(tmp_path / "c", size=64, mode="whole").process(tmp_path / "a.png")
     assert rec.status == "ok"
     np.testing.assert_array_equal(load_image(rec.crop_path), rgb)
+
+
+def test_cache_key_changes_with_every_crop_setting(tmp_path):
+    """A crop made with other settings (detector included) is never served from the cache."""
+    sha = "ab" * 32
+    base = FaceCropper(tmp_path, detector=FaceDetector())._key(sha)
+    variants = [
+        FaceCropper(tmp_path, size=96, detector=FaceDetector()),
+        FaceCropper(tmp_path, margin=0.2, detector=FaceDetector()),
+        FaceCropper(tmp_path, detector=FaceDetector(min_face_size=40)),
+        FaceCropper(tmp_path, detector=FaceDetector(min_confidence=0.8)),
+        FaceCropper(tmp_path, detector=FaceDetector(max_side=320)),
+        FaceCropper(tmp_path, mode="whole"),
+    ]
+    keys = [c._key(sha) for c in variants]
+    assert base not in keys and len(set(keys)) == len(keys)
+    assert FaceCropper(tmp_path, detector=FaceDetector())._key(sha) == base  # stable

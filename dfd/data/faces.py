@@ -187,7 +187,7 @@ class FaceCropper:
     as it is (resized only if needed), which keeps the generator's pixel-level traces that
     a re-warp would smooth away."""
 
-    VERSION = 1  # bump when the crop algorithm changes, to invalidate caches
+    VERSION = 2  # bump when the crop algorithm changes, to invalidate caches (2: min_face_size range fix)
 
     def __init__(
         self,
@@ -207,7 +207,14 @@ class FaceCropper:
 
     @property
     def params(self) -> dict:
-        return {"v": self.VERSION, "size": self.size, "margin": self.margin, "mode": self.mode}
+        """Everything a crop depends on; it names the cache entries, so changing any of it
+        (including the detector's settings) never reuses a crop made the old way."""
+        params = {"v": self.VERSION, "size": self.size, "margin": self.margin, "mode": self.mode}
+        if self.mode == "detect":
+            d = self.detector
+            params["detector"] = {"min_confidence": d.min_confidence, "max_side": d.max_side,
+                                  "min_face_size": d.min_face_size}
+        return params
 
     def _key(self, sha: str) -> str:
         tag = hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:10]
