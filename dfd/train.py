@@ -20,12 +20,15 @@ from .data.prepare import load_manifest
 from .paths import data_dir, models_dir
 
 
+DEFAULT_EPOCHS = 40
+
+
 @dataclass
 class TrainConfig:
     model: str
     dataset: str = "dfd-default"
     input_size: int = 0  # 0 = the model config's default
-    epochs: int = 30
+    epochs: int = 0  # 0: the dataset preset's number, else DEFAULT_EPOCHS
     batch_size: int = 32
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -192,12 +195,20 @@ def apply_dataset_preset(cfg: TrainConfig) -> TrainConfig:
     try:
         preset = get_adapter(cfg.dataset).training
     except Exception:  # noqa: BLE001 — datasets without an adapter train with the plain defaults
-        return cfg
+        return cfg if cfg.epochs else replace(cfg, epochs=DEFAULT_EPOCHS)
+    # a model may have its own entry (input size, augmentation, hyper-parameters) that wins
+    # over the dataset-wide one, e.g. faces140k's dual-stream cnn at 256 px
+    model_preset = dict(preset.get("models", {}).get(cfg.model, {}))
+    merged = {**{k: v for k, v in preset.items() if k != "models"}, **model_preset}
     changes = {}
-    if not cfg.input_size and preset.get("input_size"):
-        changes["input_size"] = int(preset["input_size"])
-    if not cfg.augmentation and preset.get("augmentation"):
-        changes["augmentation"] = dict(preset["augmentation"])
+    if not cfg.input_size and merged.get("input_size"):
+        changes["input_size"] = int(merged["input_size"])
+    if not cfg.augmentation and merged.get("augmentation"):
+        changes["augmentation"] = dict(merged["augmentation"])
+    if not cfg.overrides and merged.get("overrides"):
+        changes["overrides"] = dict(merged["overrides"])
+    if not cfg.epochs:
+        changes["epochs"] = int(merged.get("epochs", DEFAULT_EPOCHS))
     return replace(cfg, **changes) if changes else cfg
 
 

@@ -30,12 +30,19 @@ from dfd.models import (
     save_model,
 )
 from dfd.models.card import CARD_ATTR
-from dfd.models.layers import GROUPED_IMPLS, GroupedConv2D, HighPassResidual
+from dfd.models.layers import GROUPED_IMPLS, GroupedConv2D, HighPassResidual, ResidualCooccurrence, StreamDropout
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 FRAMES = 4
-MODELS = {"cnn": {}, "cnn_lstm": {}, "resnext": {}, "temporal": {"frames": FRAMES}}
+# key -> (registered name, build options); "cnn@dual" is the dual-stream cnn (faces140k preset)
+MODELS = {
+    "cnn": ("cnn", {}),
+    "cnn@dual": ("cnn", {"global_size": 32, "stats": True}),
+    "cnn_lstm": ("cnn_lstm", {}),
+    "resnext": ("resnext", {}),
+    "temporal": ("temporal", {"frames": FRAMES}),
+}
 IMAGE_MODELS = ["cnn", "cnn_lstm", "resnext"]
 
 
@@ -54,7 +61,7 @@ RELOAD_SCRIPT = textwrap.dedent(
     root = Path(sys.argv[1])
     for name in sys.argv[2:]:
         model, card = load_model(root / f"{name}.h5", require_card=True)
-        assert card["architecture"] == name, card
+        assert card["architecture"] == name.split("@")[0], card
         if name != "temporal":
             model.get_layer("features")  # Grad-CAM target survives the round trip
         pred = model.predict_on_batch(np.load(root / f"{name}_x.npy"))
@@ -67,7 +74,7 @@ RELOAD_SCRIPT = textwrap.dedent(
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     runs = {}
-    for name, kwargs in MODELS.items():
+    for key, (name, kwargs) in MODELS.items():
         keras.utils.set_random_seed(0)
         model = build_model(name, SIZE, **kwargs)
         # eager: one step does not pay for tracing a train graph (test_graph_mode_training does)
@@ -77,10 +84,10 @@ def saved(tmp_path_factory):
         labels = np.array([[0], [1], [0], [1]], "float32")
         loss = model.train_on_batch(_batch(name, 4, seed=1), labels)
         card = base_card(model, name, SIZE, purpose="unit test", note="ünïcode ok")
-        path = save_model(model, root / f"{name}.h5", card)
+        path = save_model(model, root / f"{key}.h5", card)
         fixed = _batch(name, 3, seed=2)
-        np.save(root / f"{name}_x.npy", fixed)
-        runs[name] = {
+        np.save(root / f"{key}_x.npy", fixed)
+        runs[key] = {
             "model": model,
             "path": path,
             "card": card,
@@ -94,8 +101,8 @@ def saved(tmp_path_factory):
         cwd=root, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    for name in MODELS:
-        runs[name]["reloaded"] = np.load(root / f"{name}_reloaded.npy")
+    for key in MODELS:
+        runs[key]["reloaded"] = np.load(root / f"{key}_reloaded.npy")
     return runs
 
 
@@ -129,7 +136,7 @@ def test_graph_mode_training(name, overrides):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_model_contract(saved, name):
     model = saved[name]["model"]
-    assert model.name == name
+    assert model.name == name.split("@")[0]
     expected_input = (None, FRAMES, SIZE, SIZE, 3) if name == "temporal" else (None, SIZE, SIZE, 3)
     assert tuple(model.input_shape) == expected_input
     assert tuple(model.output_shape) == (None, 1)
@@ -151,11 +158,11 @@ def test_card_round_trips(saved, name):
     assert read_card(run["path"]) == run["card"]
     assert json.loads(run["path"].with_suffix(".json").read_text(encoding="utf-8")) == run["card"]
     card = run["card"]
-    assert card["architecture"] == name and card["input_size"] == SIZE
+    assert card["architecture"] == name.split("@")[0] and card["input_size"] == SIZE
     assert card["params"] == run["model"].count_params()
     assert {"tensorflow", "keras", "numpy", "python"} <= set(card["versions"])
     assert card["git_commit"] and card["created_utc"].endswith("+00:00")
-    assert card["config"]["name"] == name
+    assert card["config"]["name"] == name.split("@")[0]
     with h5py.File(run["path"], "r") as fh:
         assert CARD_ATTR in fh.attrs
 
@@ -207,6 +214,80 @@ def test_high_pass_residual_ignores_flat_images():
     assert np.abs(np.asarray(layer(noisy))).max() == pytest.approx(1.0)  # truncated, scaled
     assert not layer.weights  # fixed filters: nothing to train or overwrite
     assert HighPassResidual.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def _cooccurrence_reference(pixels, truncate, step=1.0):
+    """ResidualCooccurrence written out with numpy loops, for one image."""
+    x = pixels.astype(np.float64)
+    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    ycc = np.round(np.clip(x @ m.T + [0, 128, 128], 0, 255))
+    k = 2 * truncate + 1
+    per_order = []
+    for order in (1, 2):
+        rows = []
+        for c in np.concatenate([x, ycc], axis=-1).transpose(2, 0, 1):
+            counts = np.zeros(k**3)
+            for axis in (0, 1):
+                r = np.clip(np.round(np.diff(c, n=order, axis=axis) / step), -truncate, truncate) + truncate
+                r = r if axis == 1 else r.T  # triples run along the difference's own axis
+                for i in range(r.shape[0]):
+                    for j in range(r.shape[1] - 2):
+                        counts[int((r[i, j] * k + r[i, j + 1]) * k + r[i, j + 2])] += 1
+            rows.append(np.log(counts / counts.sum() + 1e-5))
+        per_order.append(np.concatenate(rows))
+    return np.concatenate(per_order)
+
+
+def test_residual_cooccurrence_matches_a_direct_count():
+    rng = np.random.default_rng(0)
+    # a smooth ramp plus noise: residuals of every size, some beyond the truncation
+    base = np.add.outer(np.arange(12.0), np.arange(10.0))[..., None] * [3.0, 1.0, 2.0]
+    imgs = np.clip(base + rng.normal(0, 2.5, (2, 12, 10, 3)), 0, 255).astype("float32")
+    layer = ResidualCooccurrence(truncate=2)
+    out = np.asarray(layer(imgs))
+    assert out.shape == (2, 6 * 2 * 125) == layer.compute_output_shape((2, 12, 10, 3))
+    for i in range(2):
+        np.testing.assert_allclose(out[i], _cooccurrence_reference(imgs[i], truncate=2), atol=1e-4)
+    assert not np.allclose(out[0], out[1])
+    assert not layer.weights
+    assert ResidualCooccurrence.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="colour_spaces"):
+        ResidualCooccurrence(colour_spaces=("hsv",))
+
+
+def test_residual_cooccurrence_train_crop_only_while_training():
+    imgs = np.random.default_rng(1).uniform(0, 255, (2, 24, 24, 3)).astype("float32")
+    layer = ResidualCooccurrence(truncate=1, train_crop=12, seed=3)
+    full = np.asarray(layer(imgs))
+    np.testing.assert_allclose(np.asarray(layer(imgs, training=False)), full)
+    cropped = np.asarray(layer(imgs, training=True))
+    assert cropped.shape == full.shape and np.all(np.isfinite(cropped))
+    assert not np.allclose(cropped, full)  # counted on a 12 px window, not the whole face
+
+
+def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
+    logits = np.full((4000, 1), 2.5, "float32")
+    layer = StreamDropout(0.5, seed=0)
+    np.testing.assert_array_equal(np.asarray(layer(logits)), logits)  # inference: identity
+    out = np.asarray(layer(logits, training=True))
+    assert set(np.unique(out)) == {0.0, 2.5}  # dropped or kept as is, never rescaled
+    assert 0.45 < (out == 0).mean() < 0.55
+    with pytest.raises(ValueError):
+        StreamDropout(1.0)
+
+
+def test_dataset_preset_per_model_entry():
+    from dfd.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
+
+    cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
+    assert cnn.input_size == 256 and cnn.overrides["stats"] is True and cnn.epochs == 20
+    assert cnn.augmentation["jpeg_prob"] == 0.0
+    other = apply_dataset_preset(TrainConfig(model="resnext", dataset="faces140k"))
+    assert other.input_size == 64 and other.overrides == {} and other.epochs == DEFAULT_EPOCHS
+    mine = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k", input_size=128, epochs=3,
+                                            overrides={"stats": False}))
+    assert (mine.input_size, mine.epochs, mine.overrides) == (128, 3, {"stats": False})  # caller wins
+    assert apply_dataset_preset(TrainConfig(model="cnn", dataset="no-such-dataset")).epochs == DEFAULT_EPOCHS
 
 
 # ------------------------------------------------------------------- safety and errors

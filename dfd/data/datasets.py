@@ -159,8 +159,19 @@ def _load_default(root: Path) -> list[MediaItem]:
 # Measured on faces140k_subset (CNN, 30 epochs): 64 px input reached test AUC 0.857 vs 0.826 at
 # 128 px for 6x the time; colour jitter is off because colour statistics are part of what tells
 # truncated StyleGAN samples from FFHQ photos.
+# The cnn is dual-stream here: its trunk sees the face averaged to 64 px, a second stream
+# counts residual co-occurrences at the native 256 px (linear read-out alone: test AUC 0.87-0.89).
+# Trained jointly the trunk over-fits and carries the loss (test AUC 0.85-0.86); dropping the
+# trunk's logit for half the training faces made the stats stream learn too: test AUC 0.896
+# (val 0.921, 20 epochs) vs 0.845 for the 64 px cnn. Flips only: re-compression, blur and resampling
+# would rewrite the very pixel statistics the stats stream counts.
 @register_adapter("faces140k", face_mode="whole", image_size=256,
-                  training={"input_size": 64, "augmentation": {"color": 0.0}})
+                  training={"input_size": 64, "augmentation": {"color": 0.0},
+                            "models": {"cnn": {
+                                "input_size": 256, "epochs": 20,
+                                "overrides": {"global_size": 64, "stats": True, "stream_dropout": 0.5},
+                                "augmentation": {"color": 0.0, "affine_scale": 0.0, "blur_prob": 0.0,
+                                                 "jpeg_prob": 0.0}}}})
 def _load_faces140k(root: Path) -> list[MediaItem]:
     """Kaggle "140k Real and Fake Faces": real = FFHQ, fake = StyleGAN; official splits."""
     base = root / "real_vs_fake" / "real-vs-fake"

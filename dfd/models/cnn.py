@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import HighPassResidual
+from .layers import HighPassResidual, ResidualCooccurrence, StreamDropout
 
 # How raw pixels become network input; written into model cards.
 PREPROCESSING = "float32 RGB pixels in [0, 255]; the model itself rescales them to [-1, 1]"
@@ -106,12 +106,55 @@ def classifier_head(embedding, config: dict):
     return layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
 
 
+def global_view(pixels, config: dict, input_size: int):
+    """The input the convolutional trunk sees: the face area-averaged down to
+    ``global_size`` px when that is set and smaller than the input (a dual-stream model
+    keeps full resolution for its statistics stream only)."""
+    target = int(config.get("global_size", 0) or 0)
+    if not target or target >= input_size:
+        return pixels
+    if input_size % target:
+        return layers.Resizing(target, target, interpolation="area", name="global_view")(pixels)
+    return layers.AveragePooling2D(input_size // target, name="global_view")(pixels)
+
+
+def stats_logit(pixels, config: dict):
+    """Native-resolution statistics stream: residual co-occurrence log-histograms,
+    standardised by BatchNorm and read out linearly (a strongly L2-regularised logistic
+    regression inside the network; see :class:`ResidualCooccurrence`)."""
+    stats = ResidualCooccurrence(
+        colour_spaces=tuple(config.get("stats_colour_spaces", ("rgb", "ycbcr"))),
+        truncate=int(config.get("stats_truncate", 3)),
+        train_crop=int(config.get("stats_train_crop", 0)),
+        name="stats",
+    )(pixels)
+    x = batch_norm("stats_bn", config.get("bn_momentum", DEFAULT_BN_MOMENTUM))(stats)
+    if config.get("stats_dropout", 0.0):
+        x = layers.Dropout(config["stats_dropout"], name="stats_dropout")(x)
+    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("stats_l2", 0.03)),
+                        name="stats_logit")(x)
+
+
 def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
     pixels = image_input(input_size)
-    x = preprocess(pixels, config)
+    x = preprocess(global_view(pixels, config, input_size), config)
     x = conv_trunk(
         x, config["widths"], config["convs_per_stage"],
         bn_momentum=config.get("bn_momentum", DEFAULT_BN_MOMENTUM),
     )
     embedding = layers.GlobalAveragePooling2D(name="embedding")(x)
-    return keras.Model(pixels, classifier_head(embedding, config), name=name)
+    if not config.get("stats", False):
+        return keras.Model(pixels, classifier_head(embedding, config), name=name)
+    # dual stream: the two logits add up (a product of experts); p_fake stays one sigmoid
+    h = embedding
+    if config.get("dense_units", 0):
+        h = layers.Dense(config["dense_units"], activation="relu", name="head_dense")(h)
+    if config.get("dropout", 0.0):
+        h = layers.Dropout(config["dropout"], name="head_dropout")(h)
+    trunk_logit = layers.Dense(1, name="trunk_logit")(h)
+    stats = stats_logit(pixels, config)
+    if config.get("stream_dropout", 0.0):
+        trunk_logit = StreamDropout(config["stream_dropout"], name="trunk_stream_dropout")(trunk_logit)
+    logit = layers.Add(name="logit")([trunk_logit, stats])
+    p_fake = layers.Activation("sigmoid", dtype="float32", name="p_fake")(logit)
+    return keras.Model(pixels, p_fake, name=name)

@@ -22,7 +22,7 @@ dataset = "dfd-default"
 data_root = ""          # unused here; kept so `make reproduce` can pass the same parameters to every notebook
 model_name = "{model}"
 image_size = 0          # 0: the dataset preset, else the model default
-epochs = 40
+epochs = 0              # 0: the dataset preset's, else 40
 batch_size = 32
 learning_rate = 2e-3
 seed = 0
@@ -54,12 +54,14 @@ from dfd.train import TrainConfig, apply_dataset_preset, train, training_device
 smoke = is_smoke(smoke)
 config = model_config(model_name)
 # image_size 0: the dataset's measured preset if it has one, else the model's default
-size = int(image_size or apply_dataset_preset(TrainConfig(model=model_name, dataset=dataset)).input_size
-           or config["input_size"])
-display(Markdown(f"**{model_name}** — {config['description']}  \\nInput {size}px, device: {training_device()}"))
+preset = apply_dataset_preset(TrainConfig(model=model_name, dataset=dataset))
+size = int(image_size or preset.input_size or config["input_size"])
+overrides = preset.overrides  # the dataset's measured hyper-parameters for this model, if any
+display(Markdown(f"**{model_name}** — {config['description']}  \\nInput {size}px, device: {training_device()}"
+                 + (f"  \\nDataset preset options: `{overrides}`" if overrides else "")))
 ''',
         '''
-build_model(model_name, input_size=size).summary(line_length=100)
+build_model(model_name, input_size=size, **overrides).summary(line_length=100)
 ''',
         '''
 result = train(TrainConfig(model=model_name, dataset=dataset, input_size=size, epochs=epochs,
