@@ -99,6 +99,9 @@ CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds"
 def _scan(args, parser) -> int:
     if args.frames < 1:
         parser.error("--frames must be at least 1")
+    if any(not str(p).strip() for p in args.paths):
+        # Path("") is the current folder: an unset shell variable must not scan everything here
+        parser.error("an empty path was given (an unset shell variable?)")
     from .inference import default_models_dir, iter_media
 
     files = iter_media(args.paths)

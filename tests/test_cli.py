@@ -94,6 +94,8 @@ def test_usage_errors(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "scan", tmp_path / "empty", "--models", tmp_path)
     assert code == 2 and "no image or video files" in err
+    code, _, err = run(capsys, "scan", "", "--models", tmp_path)  # "" would mean the current folder
+    assert code == 2 and "empty path" in err
 
 
 def test_missing_models_say_make_reproduce(capsys, tmp_path, feat_data, monkeypatch):
