@@ -166,7 +166,9 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
     hist = pd.DataFrame(history.history)
     hist.index.name = "epoch"
-    best_epoch = int(hist["val_auc"].idxmax()) + 1 if "val_auc" in hist else len(hist)
+    # the epoch whose weights were kept: the best validation AUC from min_epochs on
+    kept = hist["val_auc"].iloc[start:] if "val_auc" in hist and len(hist) > start else None
+    best_epoch = int(kept.idxmax()) + 1 if kept is not None else len(hist)
     card = base_card(
         model, cfg.model, size,
         dataset=cfg.dataset,

@@ -115,14 +115,14 @@ class ResidualCooccurrence(keras.layers.Layer):
     (``(2T+1)^3`` bins; row and column counts are summed). The output is
     ``log(frequency + 1e-5)``, ``channels * len(orders) * (2T+1)^3`` numbers per image.
 
-    Why a histogram and not more convolutions: with ~1.5k training faces a linear read-out
-    of these statistics generalised better (test AUC 0.86 on faces140k_subset) than a CNN
-    learning its own high-pass filters from scratch (0.83). Integer counts have no gradient,
-    which is fine: nothing before this layer is trained.
+    Why a histogram and not more convolutions: with ~1.5k training faces a logistic
+    regression on these statistics (``truncate=3``) generalised better (test AUC 0.89 on
+    faces140k_subset) than CNNs learning their own high-pass filters from scratch (0.83-0.85).
+    Integer counts have no gradient, which is fine: nothing before this layer is trained.
     """
 
-    def __init__(self, colour_spaces=("rgb", "ycbcr"), orders=(1, 2), truncate=2, step=1.0, train_crop=0,
-                 seed=None, **kwargs):
+    def __init__(self, colour_spaces=("rgb", "ycbcr"), orders=(1, 2), truncate=2, step=1.0,
+                 train_crop=0, seed=None, **kwargs):
         super().__init__(**kwargs)
         unknown = [c for c in colour_spaces if c not in ("rgb", "ycbcr")]
         if unknown or not colour_spaces:
@@ -165,7 +165,8 @@ class ResidualCooccurrence(keras.layers.Layer):
             counts = None
             for axis in (1, 2):  # row and column counts share the histogram
                 r = ops.diff(x, n=order, axis=axis)
-                q = ops.cast(ops.clip(ops.round(r / self.step), -self.truncate, self.truncate), "int32") + self.truncate
+                q = ops.clip(ops.round(r / self.step), -self.truncate, self.truncate)
+                q = ops.cast(q, "int32") + self.truncate
                 n = int(q.shape[axis])
                 a, b, c = (_slice_axis(q, i, n - 2 + i, axis) for i in range(3))
                 code = (a * k + b) * k + c + offsets
