@@ -84,6 +84,12 @@ class FaceDetector:
         self._mtcnn = None
         self._lock = threading.Lock()
 
+    @property
+    def settings(self) -> dict:
+        """What a detection depends on besides the pixels (part of the face-crop cache key)."""
+        return {"min_confidence": self.min_confidence, "max_side": self.max_side,
+                "min_face_size": self.min_face_size}
+
     def _model(self):
         if self._mtcnn is None:
             from mtcnn import MTCNN  # heavy import (TensorFlow) deferred to first use
@@ -211,9 +217,8 @@ class FaceCropper:
         (including the detector's settings) never reuses a crop made the old way."""
         params = {"v": self.VERSION, "size": self.size, "margin": self.margin, "mode": self.mode}
         if self.mode == "detect":
-            d = self.detector
-            params["detector"] = {"min_confidence": d.min_confidence, "max_side": d.max_side,
-                                  "min_face_size": d.min_face_size}
+            # a detector without settings (a stand-in) is keyed by its class name
+            params["detector"] = getattr(self.detector, "settings", type(self.detector).__name__)
         return params
 
     def _key(self, sha: str) -> str:
