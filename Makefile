@@ -16,7 +16,7 @@ REPORTS  := reports/$(DATASET)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
+.PHONY: evaluate help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,14 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	  $(PY) -m papermill --log-level WARNING -k python3 $$nb $(REPORTS)/notebooks/$$(basename $$nb) \
 	    -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE) || exit 1; \
 	done
+	@$(MAKE) --no-print-directory readme
+
+evaluate: venv  ## re-run notebook 05 only on the trained models, e.g. to refresh the cross-dataset matrix once both datasets are trained
+	@test -n "$(DATA)" || { echo "DATA=<path to the dataset> is required for DATASET=$(DATASET)"; exit 2; }
+	@mkdir -p $(REPORTS)/notebooks
+	$(PY) -m papermill --log-level WARNING -k python3 notebooks/05_ensemble_and_calibration.ipynb \
+	  $(REPORTS)/notebooks/05_ensemble_and_calibration.ipynb \
+	  -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE)
 	@$(MAKE) --no-print-directory readme
 
 readme: venv  ## regenerate the README's results table from reports/*/metrics.json
