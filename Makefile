@@ -15,6 +15,8 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 REPORTS  := reports/$(DATASET)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
+# one inter-op thread: parallel branches (ResNeXt) otherwise train to different weights run to run
+export TF_NUM_INTEROP_THREADS ?= 1
 
 .PHONY: evaluate help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
 

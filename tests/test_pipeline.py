@@ -74,3 +74,46 @@ def test_best_checkpoint_ignores_epochs_before_start(tmp_path):
     cb.on_epoch_end(3, {"val_auc": 0.5})  # worse: the file keeps epoch 2's weights
     model.load_weights(str(path))
     assert all(np.all(v == 3.0) for v in model.get_weights())
+
+
+_TRAIN_AND_HASH = """
+import hashlib
+import numpy as np
+import keras
+import tensorflow as tf
+from dfd.models import build_model
+from dfd.pipeline import AugmentConfig, make_dataset
+from dfd.train import set_determinism
+
+set_determinism(0)
+assert tf.config.threading.get_inter_op_parallelism_threads() == 1
+rng = np.random.default_rng(0)
+x = rng.integers(0, 255, (256, 128, 128, 3)).astype("uint8")
+y = rng.integers(0, 2, 256)
+ds = make_dataset(x, y, 32, training=True, seed=0, augment=AugmentConfig())
+model = build_model("resnext", input_size=128)
+model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
+model.fit(ds, epochs=2, steps_per_epoch=8, verbose=0)
+print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
+"""
+
+
+def test_training_gives_identical_weights_in_fresh_processes():
+    """ResNeXt at 128 px is the case that drifted: its parallel grouped convolutions gave a
+    different weight hash in 3 of 4 runs before set_determinism pinned one inter-op thread.
+    The environment's TF_NUM_INTEROP_THREADS (the Makefile sets it) is removed, so this
+    checks what the training function itself does."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), TF_CPP_MIN_LOG_LEVEL="2")
+    hashes = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_AND_HASH], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        hashes.append(proc.stdout.split()[-1])
+    assert len(set(hashes)) == 1, hashes
