@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +19,11 @@ import pandas as pd
 
 from .data.prepare import load_manifest
 from .paths import data_dir, models_dir
+
+# TensorFlow reads this when its runtime starts, which in a notebook is often before train()
+# runs (a model summary first); importing the training module is early enough. See
+# set_determinism; an explicit setting wins.
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
 DEFAULT_EPOCHS = 40
