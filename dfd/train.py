@@ -100,7 +100,8 @@ def set_determinism(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # noqa: BLE001 — older TF builds: seeds alone are the best we can do
         pass
-    if tf.config.threading.get_inter_op_parallelism_threads() != 1:
+    # the runtime reads TF_NUM_INTEROP_THREADS when it starts; the config getter does not see it
+    if tf.config.threading.get_inter_op_parallelism_threads() != 1 and os.environ.get("TF_NUM_INTEROP_THREADS") != "1":
         try:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # the runtime already started (TF ops ran before training)

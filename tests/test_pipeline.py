@@ -78,15 +78,16 @@ def test_best_checkpoint_ignores_epochs_before_start(tmp_path):
 
 _TRAIN_AND_HASH = """
 import hashlib
+import warnings
 import numpy as np
 import keras
-import tensorflow as tf
 from dfd.models import build_model
 from dfd.pipeline import AugmentConfig, make_dataset
 from dfd.train import set_determinism
 
+warnings.filterwarnings("error", message="TensorFlow started")  # not reproducible: fail loudly
+build_model("cnn", input_size=64)  # as the notebooks do (a summary first): TF's runtime starts here
 set_determinism(0)
-assert tf.config.threading.get_inter_op_parallelism_threads() == 1
 rng = np.random.default_rng(0)
 x = rng.integers(0, 255, (256, 128, 128, 3)).astype("uint8")
 y = rng.integers(0, 2, 256)
@@ -100,9 +101,10 @@ print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdige
 
 def test_training_gives_identical_weights_in_fresh_processes():
     """ResNeXt at 128 px is the case that drifted: its parallel grouped convolutions gave a
-    different weight hash in 3 of 4 runs before set_determinism pinned one inter-op thread.
-    The environment's TF_NUM_INTEROP_THREADS (the Makefile sets it) is removed, so this
-    checks what the training function itself does."""
+    different weight hash in 3 of 4 runs before training pinned one inter-op thread.
+    The environment's TF_NUM_INTEROP_THREADS (the Makefile sets it) is removed, and a model
+    is built before training starts, as in the notebooks: this checks what importing the
+    training module and set_determinism do by themselves."""
     import os
     import subprocess
     import sys
