@@ -50,13 +50,8 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	done
 	@$(MAKE) --no-print-directory readme
 
-evaluate: venv  ## re-run notebook 05 only on the trained models, e.g. to refresh the cross-dataset matrix once both datasets are trained
-	@test -n "$(DATA)" || { echo "DATA=<path to the dataset> is required for DATASET=$(DATASET)"; exit 2; }
-	@mkdir -p $(REPORTS)/notebooks
-	$(PY) -m papermill --log-level WARNING -k python3 notebooks/05_ensemble_and_calibration.ipynb \
-	  $(REPORTS)/notebooks/05_ensemble_and_calibration.ipynb \
-	  -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE)
-	@$(MAKE) --no-print-directory readme
+evaluate:  ## re-run notebook 05 only on the trained models, e.g. to refresh the cross-dataset matrix once both datasets are trained
+	@$(MAKE) --no-print-directory reproduce NOTEBOOKS=notebooks/05_ensemble_and_calibration.ipynb
 
 readme: venv  ## regenerate the README's results table from reports/*/metrics.json
 	$(PY) scripts/update_readme.py

@@ -163,8 +163,8 @@ def _load_default(root: Path) -> list[MediaItem]:
 # counts residual co-occurrences at the native 256 px (linear read-out alone: test AUC 0.87-0.89).
 # Trained jointly the trunk over-fits and carries the loss (test AUC 0.85-0.86); dropping the
 # trunk's logit for half the training faces made the stats stream learn too: test AUC 0.896
-# (val 0.921, 20 epochs; 0.882 on another CPU type) vs 0.845 for the 64 px cnn (also dropping the stats logit for 30%:
-# 0.880). Flips only: re-compression, blur and resampling would rewrite the very pixel
+# (val 0.921, 20 epochs; 0.882 on another CPU type) vs 0.845 for the 64 px cnn (also
+# dropping the stats logit for 30%: 0.880). Flips only: re-compression, blur and resampling would rewrite the very pixel
 # statistics the stats stream counts.
 @register_adapter("faces140k", face_mode="whole", image_size=256,
                   training={"input_size": 64, "augmentation": {"color": 0.0},

@@ -217,8 +217,7 @@ class FaceCropper:
         (including the detector's settings) never reuses a crop made the old way."""
         params = {"v": self.VERSION, "size": self.size, "margin": self.margin, "mode": self.mode}
         if self.mode == "detect":
-            # a detector without settings (a stand-in) is keyed by its class name
-            params["detector"] = getattr(self.detector, "settings", type(self.detector).__name__)
+            params["detector"] = self.detector.settings
         return params
 
     def _key(self, sha: str) -> str:
