@@ -118,7 +118,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     import keras
 
     from .metrics import compute_metrics
-    from .models import base_card, build_model, model_config, save_model
+    from .models import adapt_model, base_card, build_model, model_config, save_model
     from .pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
@@ -147,6 +147,9 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     valid_ds = make_dataset(arrays["valid"], labels["valid"], 64, training=False)
 
     model = build_model(cfg.model, input_size=size, **cfg.overrides)
+    adapted = adapt_model(model, arrays["train"])  # unsupervised parts first, on un-augmented faces
+    if verbose and adapted:
+        print(f"adapted {', '.join(adapted)} to the {len(arrays['train'])} training faces")
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * epochs, alpha=0.05)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),

@@ -20,6 +20,7 @@ import keras
 
 from dfd.errors import DfdError
 from dfd.models import (
+    adapt_model,
     available_models,
     base_card,
     build_model,
@@ -30,15 +31,25 @@ from dfd.models import (
     save_model,
 )
 from dfd.models.card import CARD_ATTR
-from dfd.models.layers import GROUPED_IMPLS, GroupedConv2D, HighPassResidual, ResidualCooccurrence, StreamDropout
+from dfd.models.layers import (
+    GROUPED_IMPLS,
+    GroupedConv2D,
+    HighPassResidual,
+    PatchDictionary,
+    ResidualCooccurrence,
+    StreamDropout,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 FRAMES = 4
-# key -> (registered name, build options); "cnn@dual" is the dual-stream cnn (faces140k preset)
+# key -> (registered name, build options); "cnn@dual" / "cnn@triple": the multi-stream cnn
 MODELS = {
     "cnn": ("cnn", {}),
     "cnn@dual": ("cnn", {"global_size": 32, "stats": True}),
+    # the faces140k preset's three streams, with a small dictionary to keep the test quick
+    "cnn@triple": ("cnn", {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
+                           "dictionary_grid": 2, "stream_dropout": 0.5}),
     "cnn_lstm": ("cnn_lstm", {}),
     "resnext": ("resnext", {}),
     "temporal": ("temporal", {"frames": FRAMES}),
@@ -77,6 +88,8 @@ def saved(tmp_path_factory):
     for key, (name, kwargs) in MODELS.items():
         keras.utils.set_random_seed(0)
         model = build_model(name, SIZE, **kwargs)
+        adapted = adapt_model(model, _batch(name, 6, seed=5))  # as dfd.train does before fitting
+        assert adapted == (["dictionary"] if kwargs.get("dictionary") else [])
         # eager: one step does not pay for tracing a train graph (test_graph_mode_training does)
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", run_eagerly=True
@@ -265,6 +278,78 @@ def test_residual_cooccurrence_train_crop_only_while_training():
     assert not np.allclose(cropped, full)  # counted on a 12 px window, not the whole face
 
 
+def _dictionary_reference(layer: PatchDictionary, image: np.ndarray) -> np.ndarray:
+    """Coates & Ng's encoding written out with numpy loops, from the layer's adapted weights."""
+    mean, whitening, centroids, f_mean, f_scale = (np.asarray(w, "float64") for w in (
+        layer.patch_mean, layer.whitening, layer.centroids, layer.feature_mean, layer.feature_scale))
+    p, grid = layer.patch, layer.grid
+    h, w = image.shape[0] - p + 1, image.shape[1] - p + 1
+    gh, gw = h // grid, w // grid
+    pooled = np.zeros((grid, grid, layer.atoms))
+    for i in range(gh * grid):
+        for j in range(gw * grid):
+            v = image[i:i + p, j:j + p, :].astype("float64").reshape(-1)
+            v = (v - v.mean()) / np.sqrt(v.var() + layer.contrast_eps)
+            z = (v - mean) @ whitening
+            d = np.sqrt(((z - centroids) ** 2).sum(axis=1))
+            pooled[i // gh, j // gw] += np.maximum(d.mean() - d, 0.0)
+    return (pooled.reshape(-1) - f_mean) / f_scale
+
+
+def _textures(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Half smooth blobs, half fine stripes, each at a random brightness and contrast."""
+    yy, xx = np.mgrid[0:24, 0:24]
+    imgs, labels = [], []
+    for k in range(n):
+        label = k % 2
+        if label:
+            freq = rng.uniform(1.2, 1.6)
+            pattern = np.sin(freq * (xx if rng.random() < 0.5 else yy) + rng.uniform(0, 6.3))
+        else:
+            cx, cy = rng.uniform(0, 24, 2)
+            pattern = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 60.0)
+        img = rng.uniform(60, 190) + rng.uniform(20, 60) * pattern[..., None] + rng.normal(0, 3, (24, 24, 3))
+        imgs.append(np.clip(img, 0, 255))
+        labels.append(label)
+    return np.asarray(imgs, "float32"), np.asarray(labels)
+
+
+def test_patch_dictionary_encodes_as_coates_and_ng():
+    rng = np.random.default_rng(0)
+    train, _ = _textures(20, rng)
+    layer = PatchDictionary(patch=4, atoms=12, grid=2, samples=3000, seed=1)
+    np.testing.assert_allclose(np.asarray(layer(train[:2])), 0.0, atol=1e-4)  # not adapted: no opinion
+    assert not layer.is_adapted
+    layer.adapt(train)
+    assert layer.is_adapted
+    out = np.asarray(layer(train[:3]))
+    assert out.shape == (3, 2 * 2 * 12) == layer.compute_output_shape((3, 24, 24, 3))
+    for i in range(3):
+        np.testing.assert_allclose(out[i], _dictionary_reference(layer, train[i]), rtol=1e-3, atol=1e-3)
+    # standardised on the images it was adapted to
+    full = np.asarray(layer(train))
+    np.testing.assert_allclose(full.mean(axis=0), 0.0, atol=1e-3)
+    same = PatchDictionary(patch=4, atoms=12, grid=2, samples=3000, seed=1).adapt(train)
+    np.testing.assert_array_equal(np.asarray(same.centroids), np.asarray(layer.centroids))  # deterministic
+    assert PatchDictionary.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="batch of images"):
+        layer.adapt(train[0])
+    with pytest.raises(ValueError, match="too small"):
+        PatchDictionary(patch=6, grid=4)(np.zeros((1, 8, 8, 3), "float32"))
+
+
+def test_patch_dictionary_codes_separate_textures_it_never_saw_labelled():
+    rng = np.random.default_rng(2)
+    train, y_train = _textures(40, rng)
+    test, y_test = _textures(40, rng)
+    layer = PatchDictionary(patch=5, atoms=24, grid=1, samples=5000, seed=0).adapt(train)  # no labels used
+    f_train, f_test = np.asarray(layer(train)), np.asarray(layer(test))
+    # nearest class mean on the codes: the dictionary alone must tell blobs from stripes
+    means = np.stack([f_train[y_train == c].mean(axis=0) for c in (0, 1)])
+    pred = np.argmin(((f_test[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert (pred == y_test).mean() >= 0.9
+
+
 def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
     logits = np.full((4000, 1), 2.5, "float32")
     layer = StreamDropout(0.5, seed=0)
@@ -280,7 +365,8 @@ def test_dataset_preset_per_model_entry():
     from dfd.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
 
     cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
-    assert cnn.input_size == 256 and cnn.overrides["stats"] is True and cnn.epochs == 20
+    assert cnn.input_size == 256 and cnn.overrides["stats"] is cnn.overrides["dictionary"] is True
+    assert cnn.epochs == 20
     assert cnn.augmentation["jpeg_prob"] == 0.0
     other = apply_dataset_preset(TrainConfig(model="resnext", dataset="faces140k"))
     assert other.input_size == 64 and other.overrides == {} and other.epochs == DEFAULT_EPOCHS

@@ -6,10 +6,11 @@ P(fake) (label 1 = fake). Build with :func:`build_model`, save/load with model c
 """
 
 from .card import base_card, load_model, read_card, save_model
-from .registry import available_models, build_model, built_config, model_config
+from .registry import adapt_model, available_models, build_model, built_config, model_config
 from .temporal import image_encoder_from
 
 __all__ = [
+    "adapt_model",
     "available_models",
     "base_card",
     "build_model",

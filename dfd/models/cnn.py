@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import HighPassResidual, ResidualCooccurrence, StreamDropout
+from .layers import HighPassResidual, PatchDictionary, ResidualCooccurrence, StreamDropout
 
 # How raw pixels become network input; written into model cards.
 PREPROCESSING = "float32 RGB pixels in [0, 255]; the model itself rescales them to [-1, 1]"
@@ -135,26 +135,46 @@ def stats_logit(pixels, config: dict):
                         name="stats_logit")(x)
 
 
+def dictionary_logit(view, config: dict):
+    """Unsupervised-dictionary stream: k-means patch codes pooled on a grid (see
+    :class:`PatchDictionary`; ``dfd.train`` adapts it to the training faces), read out
+    linearly with a strong L2 penalty."""
+    codes = PatchDictionary(
+        patch=int(config.get("dictionary_patch", 6)), atoms=int(config.get("dictionary_atoms", 400)),
+        grid=int(config.get("dictionary_grid", 4)), name="dictionary",
+    )(view)
+    if config.get("dictionary_dropout", 0.0):
+        codes = layers.Dropout(config["dictionary_dropout"], name="dictionary_dropout")(codes)
+    # zero start: the readout begins as "no opinion" instead of a random 6,400-term sum
+    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dictionary_l2", 0.1)),
+                        kernel_initializer="zeros", name="dictionary_logit")(codes)
+
+
 def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
     pixels = image_input(input_size)
-    x = preprocess(global_view(pixels, config, input_size), config)
+    view = global_view(pixels, config, input_size)
+    x = preprocess(view, config)
     x = conv_trunk(
         x, config["widths"], config["convs_per_stage"],
         bn_momentum=config.get("bn_momentum", DEFAULT_BN_MOMENTUM),
     )
     embedding = layers.GlobalAveragePooling2D(name="embedding")(x)
-    if not config.get("stats", False):
+    if not (config.get("stats", False) or config.get("dictionary", False)):
         return keras.Model(pixels, classifier_head(embedding, config), name=name)
-    # dual stream: the two logits add up (a product of experts); p_fake stays one sigmoid
+    # several streams: their logits add up (a product of experts); p_fake stays one sigmoid
     h = embedding
     if config.get("dense_units", 0):
         h = layers.Dense(config["dense_units"], activation="relu", name="head_dense")(h)
     if config.get("dropout", 0.0):
         h = layers.Dropout(config["dropout"], name="head_dropout")(h)
     trunk_logit = layers.Dense(1, name="trunk_logit")(h)
-    stats = stats_logit(pixels, config)
     if config.get("stream_dropout", 0.0):
         trunk_logit = StreamDropout(config["stream_dropout"], name="trunk_stream_dropout")(trunk_logit)
-    logit = layers.Add(name="logit")([trunk_logit, stats])
+    logits = [trunk_logit]
+    if config.get("stats", False):
+        logits.append(stats_logit(pixels, config))
+    if config.get("dictionary", False):
+        logits.append(dictionary_logit(view, config))
+    logit = layers.Add(name="logit")(logits)
     p_fake = layers.Activation("sigmoid", dtype="float32", name="p_fake")(logit)
     return keras.Model(pixels, p_fake, name=name)

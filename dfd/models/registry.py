@@ -101,3 +101,18 @@ def built_config(model: keras.Model) -> dict | None:
     e.g. for a model loaded from disk - its card has it instead)."""
     config = _built_configs.get(model)
     return copy.deepcopy(config) if config is not None else None
+
+
+def adapt_model(model: keras.Model, images, batch_size: int = 64) -> list[str]:
+    """Fit every layer of ``model`` that learns from data without labels (those with an
+    ``adapt`` method, e.g. :class:`~dfd.models.layers.PatchDictionary`) on ``images``, the
+    training split as the model takes it (N, S, S, 3 raw pixels, no augmentation). Each layer
+    is fed what reaches it inside the model. Returns the adapted layers' names."""
+    adapted = []
+    for layer in model.layers:
+        if not callable(getattr(layer, "adapt", None)) or isinstance(layer, keras.Model):
+            continue
+        reach = keras.Model(model.inputs, layer.input)  # e.g. the face averaged to 64 px
+        layer.adapt(reach.predict(images, batch_size=batch_size, verbose=0), batch_size=batch_size)
+        adapted.append(layer.name)
+    return adapted
