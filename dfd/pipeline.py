@@ -27,11 +27,6 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.3, 1.5)
     jpeg_prob: float = 0.5
     jpeg_quality: tuple[int, int] = (40, 100)
-    # whole-pixel translation by up to `shift` px (multiples of `shift_step`), reflect-padded:
-    # moves the face without resampling, so pixel statistics stay as they are (a model that
-    # averages the face down k x sees whole-pixel moves when shift_step = k)
-    shift: int = 0
-    shift_step: int = 1
 
     @classmethod
     def off(cls) -> "AugmentConfig":
@@ -70,16 +65,6 @@ def _blur(img, sigma):
     return x[0]
 
 
-def _random_shift(img, seed, shift: int, step: int, size: int):
-    steps = shift // max(1, step)
-    if steps < 1:
-        return img
-    pad = steps * step
-    padded = tf.pad(img, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    offset = tf.random.stateless_uniform([2], seed, 0, 2 * steps + 1, dtype=tf.int32) * step
-    return tf.slice(padded, tf.concat([offset, [0]], 0), [size, size, 3])
-
-
 def augment_image(img, seed, cfg: AugmentConfig, size: int):
     """One training image (float32 [0,255], HxWx3) → augmented image; ``seed`` is int64[2]."""
     seeds = tf.random.experimental.stateless_split(seed, num=10)
@@ -91,8 +76,6 @@ def augment_image(img, seed, cfg: AugmentConfig, size: int):
         crop = tf.cast(tf.round(size / zoom), tf.int32)
         x = tf.image.stateless_random_crop(x, tf.stack([crop, crop, 3]), seeds[2])
         x = tf.image.resize(x, [size, size], method="bilinear")
-    if cfg.shift > 0:
-        x = _random_shift(x, tf.random.experimental.stateless_split(seeds[1], 2)[1], cfg.shift, cfg.shift_step, size)
     if cfg.color > 0:
         x = tf.image.stateless_random_brightness(x, cfg.color * 0.5, seeds[3])
         x = tf.image.stateless_random_contrast(x, 1 - cfg.color, 1 + cfg.color, seeds[4])

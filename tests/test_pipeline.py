@@ -53,22 +53,6 @@ def test_jpeg_and_blur_alone_keep_shape_and_range():
     assert hf(batch) < hf(x.astype(np.float32))
 
 
-def test_shift_moves_whole_pixels_in_steps_without_resampling():
-    x, y = _data(16, 32)
-    cfg = AugmentConfig(flip=False, affine_scale=0, color=0, blur_prob=0, jpeg_prob=0, shift=8, shift_step=4)
-    batch = _first_batches(make_dataset(x, y, 16, training=True, seed=2, augment=cfg), 1)[0]
-    moves = set()
-    for img in batch:
-        # find the source image and the move: the centre 16x16 must be a verbatim copy
-        found = [(i, dy, dx) for i in range(len(x)) for dy in range(-8, 9) for dx in range(-8, 9)
-                 if np.array_equal(np.round(img[8:24, 8:24]), x[i, 8 + dy:24 + dy, 8 + dx:24 + dx])]
-        assert found, "a shifted image must be an exact, un-resampled window of its source"
-        _, dy, dx = found[0]
-        assert dy % 4 == 0 and dx % 4 == 0
-        moves.add((dy, dx))
-    assert len(moves) > 3  # the move varies from image to image
-
-
 def test_best_checkpoint_ignores_epochs_before_start(tmp_path):
     """A lucky early epoch (val AUC 0.9 at epoch 0) is not kept when counting starts at epoch 2."""
     import keras

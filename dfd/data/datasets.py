@@ -168,7 +168,7 @@ def _load_default(root: Path) -> list[MediaItem]:
 # 64 px view (Coates & Ng; learned from the training faces without labels, read out linearly:
 # test AUC 0.86 alone, errors only 0.5-correlated with the stats stream's) took the cnn to test
 # AUC 0.911-0.932 over three runs (val 0.935-0.952, 20 epochs) from 0.882 on the same CPU; 30
-# epochs (0.923) and whole-pixel shifts (0.920) did not add. Flips only: re-compression, blur
+# epochs (0.923) and whole-pixel shifts of up to 8 px (0.920, tried and dropped) did not add. Flips only: re-compression, blur
 # and resampling would rewrite the very pixel statistics the stats stream counts.
 @register_adapter("faces140k", face_mode="whole", image_size=256,
                   training={"input_size": 64, "augmentation": {"color": 0.0},

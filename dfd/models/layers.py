@@ -272,9 +272,11 @@ class PatchDictionary(keras.layers.Layer):
         codes = ops.reshape(codes, (-1, self.grid, gh, self.grid, gw, self.atoms))
         return ops.reshape(ops.sum(codes, axis=(2, 4)), (-1, self.grid * self.grid * self.atoms))
 
+    def _unstandardised(self, images):
+        return self._pooled(self._codes(self._normalised_patches(images)))
+
     def call(self, images):
-        features = self._pooled(self._codes(self._normalised_patches(images)))
-        return (features - self.feature_mean) / self.feature_scale
+        return (self._unstandardised(images) - self.feature_mean) / self.feature_scale
 
     def adapt(self, images, batch_size: int = 64) -> "PatchDictionary":
         """Learn the whitening, the k-means dictionary and the feature standardisation from
@@ -305,9 +307,7 @@ class PatchDictionary(keras.layers.Layer):
         self.patch_mean.assign(mean.astype("float32"))
         self.whitening.assign(whitening.astype("float32"))
         self.centroids.assign(kmeans.cluster_centers_.astype("float32"))
-        self.feature_mean.assign(np.zeros(self.feature_mean.shape, "float32"))
-        self.feature_scale.assign(np.ones(self.feature_scale.shape, "float32"))
-        raw = np.concatenate([ops.convert_to_numpy(self.call(images[i : i + batch_size]))
+        raw = np.concatenate([ops.convert_to_numpy(self._unstandardised(images[i : i + batch_size]))
                               for i in range(0, len(images), batch_size)])
         self.feature_mean.assign(raw.mean(axis=0).astype("float32"))
         # atoms that never fire on a region keep scale 1 rather than dividing by ~0
