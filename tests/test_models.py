@@ -33,6 +33,7 @@ from dfd.models import (
 from dfd.models.card import CARD_ATTR
 from dfd.models.layers import (
     GROUPED_IMPLS,
+    DctResidualHistogram,
     GroupedConv2D,
     HighPassResidual,
     PatchDictionary,
@@ -43,13 +44,13 @@ from dfd.models.layers import (
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 FRAMES = 4
-# key -> (registered name, build options); "cnn@dual" / "cnn@triple": the multi-stream cnn
+# key -> (registered name, build options); "cnn@dual" / "cnn@streams": the multi-stream cnn
 MODELS = {
     "cnn": ("cnn", {}),
     "cnn@dual": ("cnn", {"global_size": 32, "stats": True}),
-    # the faces140k preset's three streams, with a small dictionary to keep the test quick
-    "cnn@triple": ("cnn", {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
-                           "dictionary_grid": 2, "stream_dropout": 0.5}),
+    # the faces140k preset's four streams, with a small dictionary to keep the test quick
+    "cnn@streams": ("cnn", {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
+                            "dictionary_grid": 2, "dct": True, "stream_dropout": 0.5}),
     "cnn_lstm": ("cnn_lstm", {}),
     "resnext": ("resnext", {}),
     "temporal": ("temporal", {"frames": FRAMES}),
@@ -350,6 +351,61 @@ def test_patch_dictionary_codes_separate_textures_it_never_saw_labelled():
     assert (pred == y_test).mean() >= 0.9
 
 
+def _dctr_reference(image: np.ndarray, step: float, truncate: int) -> np.ndarray:
+    """DCTR (Holub & Fridrich 2015) written out with numpy loops, for one RGB image."""
+    luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    n = np.arange(8)
+    c = np.sqrt(2 / 8) * np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / 16)
+    c[0] /= np.sqrt(2)
+    rows, cols = (luma.shape[0] - 7) // 8 * 8, (luma.shape[1] - 7) // 8 * 8
+    fold = np.minimum(n, 8 - n)
+    counts = np.zeros((5, 5, 8, 8, truncate + 1))
+    for i in range(rows):
+        for j in range(cols):
+            coef = c @ luma[i:i + 8, j:j + 8] @ c.T  # 2-D DCT of the window, [k, l]
+            q = np.minimum(np.round(np.abs(coef) / step), truncate).astype(int)
+            for k in range(8):
+                for m in range(8):
+                    counts[fold[i % 8], fold[j % 8], k, m, q[k, m]] += 1
+    return (counts / counts.sum(axis=-1, keepdims=True)).reshape(-1)
+
+
+def test_dct_residual_histogram_matches_a_direct_count():
+    rng = np.random.default_rng(3)
+    imgs = rng.uniform(0, 255, (2, 24, 33, 3)).astype("float32")  # odd width: offsets are cropped to whole cells
+    layer = DctResidualHistogram(step=4.0, truncate=3)
+    out = np.asarray(layer(imgs))
+    assert out.shape == (2, 25 * 64 * 4) == layer.compute_output_shape((2, 24, 33, 3))
+    for i in range(2):
+        np.testing.assert_allclose(out[i], _dctr_reference(imgs[i], 4.0, 3), atol=1e-5)
+    np.testing.assert_allclose(out.reshape(2, 25, 64, 4).sum(-1), 1.0, atol=1e-5)  # one histogram per class and mode
+    assert not layer.weights
+    assert DctResidualHistogram.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="RGB"):
+        layer(np.zeros((1, 24, 24, 1), "float32"))
+    with pytest.raises(ValueError, match="too small"):
+        DctResidualHistogram()(np.zeros((1, 12, 40, 3), "float32"))
+    with pytest.raises(ValueError, match="step"):
+        DctResidualHistogram(step=0)
+
+
+def test_dct_residual_histogram_sees_the_jpeg_grid():
+    import cv2
+
+    rng = np.random.default_rng(4)
+    texture = np.clip(128 + rng.normal(0, 40, (96, 96, 3)), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", texture, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    jpeg = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype("float32")
+    layer = DctResidualHistogram()
+    # on the grid, quantisation zeroes high-frequency modes; 4 px off the grid it does not
+    zeros = np.asarray(layer(np.stack([jpeg[:88, :88], jpeg[4:92, 4:92]]))).reshape(2, 25, 8, 8, 5)[..., 0]
+    on_grid, off_grid = zeros[0, 0, 4:, 4:].mean(), zeros[1, 0, 4:, 4:].mean()
+    assert on_grid > off_grid + 0.5, (on_grid, off_grid)
+    # the noise image itself was never compressed: no phase stands out
+    raw = np.asarray(layer(texture[None, :88, :88].astype("float32"))).reshape(25, 8, 8, 5)[..., 0]
+    assert abs(raw[0, 4:, 4:].mean() - raw[24, 4:, 4:].mean()) < 0.05
+
+
 def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
     logits = np.full((4000, 1), 2.5, "float32")
     layer = StreamDropout(0.5, seed=0)
@@ -365,7 +421,8 @@ def test_dataset_preset_per_model_entry():
     from dfd.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
 
     cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
-    assert cnn.input_size == 256 and cnn.overrides["stats"] is cnn.overrides["dictionary"] is True
+    assert cnn.input_size == 256
+    assert cnn.overrides["stats"] is cnn.overrides["dictionary"] is cnn.overrides["dct"] is True
     assert cnn.epochs == 20
     assert cnn.augmentation["jpeg_prob"] == 0.0
     other = apply_dataset_preset(TrainConfig(model="resnext", dataset="faces140k"))

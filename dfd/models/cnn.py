@@ -13,7 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import HighPassResidual, PatchDictionary, ResidualCooccurrence, StreamDropout
+from .layers import (DctResidualHistogram, HighPassResidual, PatchDictionary, ResidualCooccurrence,
+                     StreamDropout)
 
 # How raw pixels become network input; written into model cards.
 PREPROCESSING = "float32 RGB pixels in [0, 255]; the model itself rescales them to [-1, 1]"
@@ -150,6 +151,17 @@ def dictionary_logit(view, config: dict):
                         kernel_initializer="zeros", name="dictionary_logit")(codes)
 
 
+def dct_logit(pixels, config: dict):
+    """JPEG-grid stream at the input's native resolution: DCTR histograms (see
+    :class:`DctResidualHistogram`), standardised by BatchNorm and read out linearly with an
+    L2 penalty."""
+    features = DctResidualHistogram(step=float(config.get("dct_step", 4.0)),
+                                    truncate=int(config.get("dct_truncate", 4)), name="dct")(pixels)
+    x = batch_norm("dct_bn", config.get("bn_momentum", DEFAULT_BN_MOMENTUM))(features)
+    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dct_l2", 0.01)),
+                        kernel_initializer="zeros", name="dct_logit")(x)
+
+
 def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
     pixels = image_input(input_size)
     view = global_view(pixels, config, input_size)
@@ -159,7 +171,7 @@ def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
         bn_momentum=config.get("bn_momentum", DEFAULT_BN_MOMENTUM),
     )
     embedding = layers.GlobalAveragePooling2D(name="embedding")(x)
-    if not (config.get("stats", False) or config.get("dictionary", False)):
+    if not any(config.get(stream, False) for stream in ("stats", "dictionary", "dct")):
         return keras.Model(pixels, classifier_head(embedding, config), name=name)
     # several streams: their logits add up (a product of experts); p_fake stays one sigmoid
     h = embedding
@@ -175,6 +187,8 @@ def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
         logits.append(stats_logit(pixels, config))
     if config.get("dictionary", False):
         logits.append(dictionary_logit(view, config))
+    if config.get("dct", False):
+        logits.append(dct_logit(pixels, config))
     logit = layers.Add(name="logit")(logits)
     p_fake = layers.Activation("sigmoid", dtype="float32", name="p_fake")(logit)
     return keras.Model(pixels, p_fake, name=name)
