@@ -118,7 +118,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     import keras
 
     from .metrics import compute_metrics
-    from .models import adapt_model, base_card, build_model, model_config, save_model, training_model
+    from .models import adapt_model, base_card, build_model, model_config, save_model
     from .pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
@@ -150,13 +150,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     adapted = adapt_model(model, arrays["train"])  # unsupervised parts first, on un-augmented faces
     if verbose and adapted:
         print(f"adapted {', '.join(adapted)} to the {len(arrays['train'])} training faces")
-    fit_model = training_model(model)  # model itself, or with auxiliary losses that need the labels
-    if fit_model is not model:
-        train_ds, valid_ds = (ds.map(lambda x, y: ((x, y), y)) for ds in (train_ds, valid_ds))
-        if verbose:
-            print("training with an auxiliary loss on the trunk's own logit")
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * epochs, alpha=0.05)
-    fit_model.compile(
+    model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
         loss="binary_crossentropy",
         metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
@@ -176,13 +171,13 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
         callbacks.append(TqdmCallback(verbose=0, desc=cfg.model))
     t0 = time.time()
-    history = fit_model.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
     seconds = time.time() - t0
     # EarlyStopping restores the best weights only when it stopped early; make it unconditional
     best = out_dir / f"{cfg.model}.best.weights.h5"
     if best.exists():
-        fit_model.load_weights(str(best))  # the weights it saved; model shares them
+        model.load_weights(str(best))
         best.unlink()
 
     preds = []

@@ -29,12 +29,10 @@ from dfd.models import (
     model_config,
     read_card,
     save_model,
-    training_model,
 )
 from dfd.models.card import CARD_ATTR
 from dfd.models.layers import (
     GROUPED_IMPLS,
-    AuxiliaryLogitLoss,
     DctResidualHistogram,
     GroupedConv2D,
     HighPassResidual,
@@ -417,62 +415,6 @@ def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
     assert 0.45 < (out == 0).mean() < 0.55
     with pytest.raises(ValueError):
         StreamDropout(1.0)
-
-
-def test_training_model_adds_the_trunks_own_loss():
-    keras.utils.set_random_seed(0)
-    model = build_model("cnn", 32, global_size=16, stats=True, trunk_aux_loss=0.5)
-    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
-    y = np.array([[0], [1], [0], [1]], "float32")
-    fit = training_model(model)
-    assert fit is not model and "trunk_aux_loss" not in {layer.name for layer in model.layers}
-    np.testing.assert_allclose(np.asarray(fit([x, y])), np.asarray(model(x)), rtol=1e-6)  # same output
-    logit = keras.Model(model.input, model.get_layer("trunk_logit").output).predict_on_batch(x).reshape(-1)
-    p = 1.0 / (1.0 + np.exp(-logit.astype("float64")))
-    expected = 0.5 * -np.mean(y.reshape(-1) * np.log(p) + (1 - y.reshape(-1)) * np.log(1 - p))
-    aux = fit.get_layer("trunk_aux_loss").losses
-    assert len(aux) == 1 and float(aux[0]) == pytest.approx(expected, rel=1e-4)
-    # the aux loss trains the trunk through the shared weights
-    fit.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    before = np.asarray(model.get_layer("trunk_logit").kernel).copy()
-    fit.train_on_batch((x, y), y)
-    assert not np.allclose(np.asarray(model.get_layer("trunk_logit").kernel), before)
-    # no weight, or no trunk logit to supervise: the model itself is what gets fitted
-    plain = build_model("cnn", 32, global_size=16, stats=True)
-    assert training_model(plain) is plain
-    single = build_model("cnn", 32, trunk_aux_loss=0.5)  # one stream: p_fake already is the trunk's
-    assert training_model(single) is single
-    with pytest.raises(ValueError, match="weight"):
-        AuxiliaryLogitLoss(0.0)
-
-
-def test_train_fits_with_the_auxiliary_loss_and_saves_the_plain_detector(tmp_path, monkeypatch):
-    import cv2
-    import pandas as pd
-
-    from dfd.train import TrainConfig, train
-
-    monkeypatch.setenv("DFD_HOME", str(tmp_path))
-    rng = np.random.default_rng(0)
-    rows = []
-    for split, n in (("train", 8), ("valid", 4), ("test", 4)):
-        for i in range(n):
-            label = i % 2
-            img = rng.uniform(0, 255, (32, 32, 3)) if label else np.full((32, 32, 3), rng.uniform(60, 200))
-            path = tmp_path / f"{split}_{i}.png"
-            cv2.imwrite(str(path), img.astype(np.uint8))
-            rows.append({"path": str(path), "label": label, "split": split, "group": f"{split}{i}",
-                         "method": "noise" if label else "real"})
-    cfg = TrainConfig(model="cnn", dataset="tiny", input_size=32, epochs=2, batch_size=4, min_epochs=1, smoke=True,
-                      overrides={"global_size": 16, "stats": True, "stats_truncate": 1, "trunk_aux_loss": 0.5})
-    result = train(cfg, manifest=pd.DataFrame(rows), verbose=0)
-    assert len(result.history) == 2 and np.all(np.isfinite(result.history["loss"]))
-    assert "trunk_aux_loss" not in {layer.name for layer in result.model.layers}
-    loaded, card = load_model(result.model_path, require_card=True)
-    assert card["training"]["overrides"]["trunk_aux_loss"] == 0.5
-    assert [i.name for i in loaded.inputs] == ["pixels"]  # the app feeds pixels only
-    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(loaded.predict_on_batch(x), result.model.predict_on_batch(x), rtol=1e-5, atol=1e-6)
 
 
 def test_dataset_preset_per_model_entry():

@@ -174,7 +174,10 @@ def _load_default(root: Path) -> list[MediaItem]:
 # one logistic regression on the three fixed feature sets reached test AUC 0.964, but only when
 # the 25,600 dictionary features were penalised more and the DCTR ones less; with the earlier
 # per-stream L2 (0.03 / 0.1 / 0.02) the four-stream cnn reached test AUC 0.938 (val 0.961), and a
-# Keras replay of the readouts on the fixed features put the L2 below at 0.955-0.959 (0.931 before).
+# Keras replay of the readouts on the fixed features put the L2 below at 0.955-0.959 (0.931 before);
+# make reproduce with them: test AUC 0.950 (val 0.968). The trunk adds nothing there (0.955 on test
+# without its logit), and an auxiliary loss on its logit (deep supervision, weight 0.5) did worse:
+# val 0.909, test 0.902, so it was not kept.
 # Flips only: re-compression, blur, resampling and shifts would rewrite the very pixel statistics
 # and the 8x8 grid phase the stats and dct streams count.
 @register_adapter("faces140k", face_mode="whole", image_size=256,

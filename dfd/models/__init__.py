@@ -6,7 +6,7 @@ P(fake) (label 1 = fake). Build with :func:`build_model`, save/load with model c
 """
 
 from .card import base_card, load_model, read_card, save_model
-from .registry import adapt_model, available_models, build_model, built_config, model_config, training_model
+from .registry import adapt_model, available_models, build_model, built_config, model_config
 from .temporal import image_encoder_from
 
 __all__ = [
@@ -20,5 +20,4 @@ __all__ = [
     "model_config",
     "read_card",
     "save_model",
-    "training_model",
 ]

@@ -427,36 +427,6 @@ class PatchDictionary(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="dfd")
-class AuxiliaryLogitLoss(keras.layers.Layer):
-    """Training graph only (deep supervision): adds ``weight * BCE(labels, sigmoid(logit))``
-    for one stream's logit to the model's loss and passes ``outputs`` through unchanged.
-
-    Called on ``[outputs, logit, labels]``; the labels come in as a second model input (see
-    :func:`dfd.models.training_model`), so the saved detector never contains this layer."""
-
-    def __init__(self, weight=0.5, **kwargs):
-        super().__init__(**kwargs)
-        if float(weight) <= 0:
-            raise ValueError(f"weight must be > 0, got {weight!r}")
-        self.weight = float(weight)
-
-    def call(self, inputs):
-        outputs, logit, labels = inputs
-        bce = keras.losses.binary_crossentropy(ops.cast(labels, "float32"), ops.cast(logit, "float32"),
-                                               from_logits=True)
-        self.add_loss(self.weight * ops.mean(bce))
-        return outputs
-
-    def compute_output_shape(self, input_shapes):
-        return input_shapes[0]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"weight": self.weight})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="dfd")
 class StreamDropout(keras.layers.Layer):
     """Training only: zero one stream's logit for a random ``rate`` of the samples (no
     rescaling; "modality dropout"), so the other stream has to classify those faces on its

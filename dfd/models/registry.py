@@ -116,21 +116,3 @@ def adapt_model(model: keras.Model, images, batch_size: int = 64) -> list[str]:
         layer.adapt(reach.predict(images, batch_size=batch_size, verbose=0), batch_size=batch_size)
         adapted.append(layer.name)
     return adapted
-
-
-def training_model(model: keras.Model, config: dict | None = None) -> keras.Model:
-    """The graph ``dfd.train`` fits: ``model`` itself, or - when the config sets
-    ``trunk_aux_loss`` (a weight) and the model has a ``trunk_logit`` - a graph that also
-    takes the labels as a second input and adds the trunk's own loss (deep supervision,
-    :class:`~dfd.models.layers.AuxiliaryLogitLoss`). Both share every weight, so training
-    one trains the other; save ``model``."""
-    from .layers import AuxiliaryLogitLoss
-
-    config = config if config is not None else (built_config(model) or {})
-    weight = float(config.get("trunk_aux_loss", 0.0) or 0.0)
-    if not weight or "trunk_logit" not in {layer.name for layer in model.layers}:
-        return model
-    labels = keras.Input((1,), dtype="float32", name="labels")
-    outputs = AuxiliaryLogitLoss(weight, name="trunk_aux_loss")(
-        [model.output, model.get_layer("trunk_logit").output, labels])
-    return keras.Model([model.input, labels], outputs, name=f"{model.name}_training")
