@@ -158,7 +158,7 @@ def dct_logit(pixels, config: dict):
     features = DctResidualHistogram(step=float(config.get("dct_step", 4.0)),
                                     truncate=int(config.get("dct_truncate", 4)), name="dct")(pixels)
     x = batch_norm("dct_bn", config.get("bn_momentum", DEFAULT_BN_MOMENTUM))(features)
-    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dct_l2", 0.01)),
+    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dct_l2", 0.02)),
                         kernel_initializer="zeros", name="dct_logit")(x)
 
 
