@@ -118,7 +118,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     import keras
 
     from .metrics import compute_metrics
-    from .models import adapt_model, base_card, build_model, model_config, save_model
+    from .models import adapt_model, base_card, build_model, built_config, model_config, save_model
+    from .models.readouts import fit_linear_readouts, stream_logits, trunk_classifier, weigh_trunk
     from .pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
@@ -150,8 +151,19 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     adapted = adapt_model(model, arrays["train"])  # unsupervised parts first, on un-augmented faces
     if verbose and adapted:
         print(f"adapted {', '.join(adapted)} to the {len(arrays['train'])} training faces")
+    readouts = None
+    trained = model  # what gradient descent fits
+    if (built_config(model) or {}).get("fit_readouts"):
+        # the linear streams' readouts solved exactly and frozen; then the trunk trains on its own
+        # (dfd.models.readouts says why not on their residual) and is weighed on valid below
+        readouts = fit_linear_readouts(model, arrays["train"], labels["train"])
+        trained = trunk_classifier(model)
+        if verbose:
+            print(f"fitted the {', '.join(readouts['streams'])} readouts by L-BFGS "
+                  f"({readouts['features']} features, training ROC-AUC {readouts['train_roc_auc']:.3f}); "
+                  "training the trunk alone")
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * epochs, alpha=0.05)
-    model.compile(
+    trained.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
         loss="binary_crossentropy",
         metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
@@ -171,21 +183,29 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
         callbacks.append(TqdmCallback(verbose=0, desc=cfg.model))
     t0 = time.time()
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
+    history = trained.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
     seconds = time.time() - t0
     # EarlyStopping restores the best weights only when it stopped early; make it unconditional
     best = out_dir / f"{cfg.model}.best.weights.h5"
     if best.exists():
-        model.load_weights(str(best))
+        trained.load_weights(str(best))
         best.unlink()
+    if readouts is not None:
+        readouts.update(weigh_trunk(model, arrays["valid"], labels["valid"]))
+        if verbose:
+            print(f"trunk weighed {readouts['trunk_weight']:.2f} against the readouts (validation log loss)")
 
     preds = []
     metrics = {}
+    streams = {}  # multi-stream models: what each stream's logit alone is worth
     for s in ("valid", "test"):
         p = model.predict(arrays[s], batch_size=64, verbose=0).reshape(-1)
         preds.append(frames[s].assign(p_fake=p)[["split", "path", "label", "group", "method", "p_fake"]])
         metrics[s] = compute_metrics(labels[s], p, n_boot=0 if cfg.smoke else 1000, seed=cfg.seed)
+        logits = stream_logits(model, arrays[s])
+        if logits:
+            streams[s] = stream_roc_auc(labels[s], logits)
     predictions = pd.concat(preds, ignore_index=True)
     predictions.to_csv(out_dir / f"{cfg.model}.predictions.csv", index=False)
 
@@ -201,7 +221,9 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         split_sizes={s: {"real": int((labels[s] == 0).sum()), "fake": int((labels[s] == 1).sum())} for s in labels},
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "overrides"}, "overrides": cfg.overrides,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
-                  "device": device, "augmentation": asdict(augment)},
+                  "device": device, "augmentation": asdict(augment),
+                  **({"fitted_readouts": readouts} if readouts else {}),
+                  **({"stream_roc_auc": streams} if streams else {})},
         metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
         face_stage=_face_stage_params(cfg.dataset),
     )
@@ -211,6 +233,19 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         print(f"{cfg.model}: {len(hist)} epochs in {seconds:.0f} s, best epoch {best_epoch}, test ROC-AUC {auc:.3f}")
     return TrainResult(cfg, model, hist, card, model_path, predictions, metrics["test"], metrics["valid"],
                        seconds, device)
+
+
+def stream_roc_auc(labels, logits: dict[str, np.ndarray]) -> dict[str, float]:
+    """ROC-AUC of each stream's logit alone, of the streams other than the trunk together
+    (``"without trunk"``) and of all of them (the model's own score)."""
+    from sklearn.metrics import roc_auc_score
+
+    table = {name: float(roc_auc_score(labels, v)) for name, v in logits.items()}
+    others = [v for name, v in logits.items() if name != "trunk"]
+    if "trunk" in logits and others:
+        table["without trunk"] = float(roc_auc_score(labels, sum(others)))
+    table["all"] = float(roc_auc_score(labels, sum(logits.values())))
+    return {k: round(v, 4) for k, v in table.items()}
 
 
 def apply_dataset_preset(cfg: TrainConfig) -> TrainConfig:

@@ -186,7 +186,7 @@ def _load_default(root: Path) -> list[MediaItem]:
                                 "input_size": 256, "epochs": 20,
                                 "overrides": {"global_size": 64, "stats": True, "stats_l2": 0.15,
                                               "dictionary": True, "dictionary_grid": 8, "dictionary_l2": 1.0,
-                                              "dct": True, "dct_l2": 0.015, "stream_dropout": 0.5},
+                                              "dct": True, "dct_l2": 0.015, "fit_readouts": True},
                                 "augmentation": {"color": 0.0, "affine_scale": 0.0, "blur_prob": 0.0,
                                                  "jpeg_prob": 0.0}}}})
 def _load_faces140k(root: Path) -> list[MediaItem]:
