@@ -148,6 +148,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     valid_ds = make_dataset(arrays["valid"], labels["valid"], 64, training=False)
 
     model = build_model(cfg.model, input_size=size, **cfg.overrides)
+    t0 = time.time()  # training time counts adapting and fitting the readouts too
     adapted = adapt_model(model, arrays["train"])  # unsupervised parts first, on un-augmented faces
     if verbose and adapted:
         print(f"adapted {', '.join(adapted)} to the {len(arrays['train'])} training faces")
@@ -157,6 +158,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         # the linear streams' readouts solved exactly and frozen; then the trunk trains on its own
         # (dfd.models.readouts says why not on their residual) and is weighed on valid below
         readouts = fit_linear_readouts(model, arrays["train"], labels["train"])
+        readouts["seconds"] = round(time.time() - t0, 1)
         trained = trunk_classifier(model)
         if verbose:
             print(f"fitted the {', '.join(readouts['streams'])} readouts by L-BFGS "
@@ -182,10 +184,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         from tqdm.keras import TqdmCallback
 
         callbacks.append(TqdmCallback(verbose=0, desc=cfg.model))
-    t0 = time.time()
     history = trained.fit(train_ds, validation_data=valid_ds, epochs=epochs, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
-    seconds = time.time() - t0
+                          callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
     # EarlyStopping restores the best weights only when it stopped early; make it unconditional
     best = out_dir / f"{cfg.model}.best.weights.h5"
     if best.exists():
@@ -195,6 +195,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         readouts.update(weigh_trunk(model, arrays["valid"], labels["valid"]))
         if verbose:
             print(f"trunk weighed {readouts['trunk_weight']:.2f} against the readouts (validation log loss)")
+    seconds = time.time() - t0
 
     preds = []
     metrics = {}

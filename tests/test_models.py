@@ -423,8 +423,9 @@ def test_dataset_preset_per_model_entry():
     cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
     assert cnn.input_size == 256
     assert cnn.overrides["stats"] is cnn.overrides["dictionary"] is cnn.overrides["dct"] is True
-    assert cnn.epochs == 20
-    assert cnn.augmentation["jpeg_prob"] == 0.0
+    assert cnn.overrides["fit_readouts"] is True
+    # the dataset-wide entries fill what the model's own entry leaves out
+    assert cnn.epochs == DEFAULT_EPOCHS and cnn.augmentation == {"color": 0.0}
     other = apply_dataset_preset(TrainConfig(model="resnext", dataset="faces140k"))
     assert other.input_size == 64 and other.overrides == {} and other.epochs == DEFAULT_EPOCHS
     mine = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k", input_size=128, epochs=3,

@@ -135,3 +135,37 @@ def test_fit_linear_readouts_refuses_what_it_cannot_fit():
         fit_linear_readouts(model, images, np.zeros(6, int))
     with pytest.raises(ValueError, match="one 0/1 label per image"):
         fit_linear_readouts(model, images, labels[:4])
+
+
+def test_training_a_cnn_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
+    """dfd.train with fit_readouts: readouts solved, trunk trained alone and weighed on valid;
+    the card says so and the saved model predicts what was reported."""
+    import pandas as pd
+
+    from dfd.train import TrainConfig, train
+
+    monkeypatch.setenv("DFD_HOME", str(tmp_path))
+    rows = []
+    for split, n, seed in (("train", 24, 11), ("valid", 12, 12), ("test", 12, 13)):
+        images, labels = _faces(n, seed)
+        for i, (image, label) in enumerate(zip(images, labels)):
+            path = tmp_path / f"{split}_{i}.png"  # lossless: keeps the JPEG grid of the fakes
+            cv2.imwrite(str(path), cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2BGR))
+            rows.append({"split": split, "path": str(path), "label": int(label), "group": f"{split}{i}",
+                         "method": "jpeg" if label else "real"})
+    result = train(TrainConfig(model="cnn", dataset="jpeg-grid", input_size=SIZE, epochs=2, min_epochs=1,
+                               batch_size=8, smoke=True, overrides=STREAMS), manifest=pd.DataFrame(rows), verbose=0)
+    fitted = result.card["training"]["fitted_readouts"]
+    assert fitted["streams"] == ["stats", "dictionary", "dct"] and 0.0 <= fitted["trunk_weight"] <= 1.0
+    assert fitted["seconds"] <= result.seconds
+    streams = result.card["training"]["stream_roc_auc"]
+    assert set(streams) == {"valid", "test"} and streams["test"]["all"] == pytest.approx(
+        result.test_metrics["roc_auc"]["value"], abs=1e-3)
+    assert streams["test"]["without trunk"] > 0.9  # the readouts see the JPEG grid on unseen faces
+    reloaded, card = load_model(result.model_path)
+    assert card["training"]["fitted_readouts"]["trunk_weight"] == fitted["trunk_weight"]
+    test = result.predictions[result.predictions.split == "test"]
+    from dfd.pipeline import load_images
+
+    p_fake = np.asarray(reloaded.predict(load_images(test.path.tolist(), SIZE).astype("float32"), verbose=0))
+    np.testing.assert_allclose(p_fake.reshape(-1), test.p_fake.to_numpy(), rtol=1e-4, atol=1e-5)
