@@ -131,6 +131,11 @@ def test_fit_linear_readouts_refuses_what_it_cannot_fit():
     with pytest.raises(ValueError, match="no linear streams"):
         fit_linear_readouts(build_model("cnn", SIZE), images, labels)
     model = build_model("cnn", SIZE, **STREAMS)
+    with pytest.raises(ValueError, match="adapt the model first"):
+        fit_linear_readouts(model, images, labels)
+    with pytest.raises(ValueError, match="no trunk logit"):
+        weigh_trunk(build_model("cnn", SIZE), images, labels)
+    adapt_model(model, images)
     with pytest.raises(ValueError, match="both classes"):
         fit_linear_readouts(model, images, np.zeros(6, int))
     with pytest.raises(ValueError, match="one 0/1 label per image"):
