@@ -119,7 +119,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
     from .metrics import compute_metrics
     from .models import adapt_model, base_card, build_model, built_config, model_config, save_model
-    from .models.readouts import fit_linear_readouts, stream_logits, trunk_classifier, weigh_trunk
+    from .models.readouts import fit_linear_readouts, predict_streams, trunk_classifier, weigh_trunk
     from .pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
@@ -201,10 +201,9 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     metrics = {}
     streams = {}  # multi-stream models: what each stream's logit alone is worth
     for s in ("valid", "test"):
-        p = model.predict(arrays[s], batch_size=64, verbose=0).reshape(-1)
+        p, logits = predict_streams(model, arrays[s], batch_size=64)  # one forward pass for both
         preds.append(frames[s].assign(p_fake=p)[["split", "path", "label", "group", "method", "p_fake"]])
         metrics[s] = compute_metrics(labels[s], p, n_boot=0 if cfg.smoke else 1000, seed=cfg.seed)
-        logits = stream_logits(model, arrays[s])
         if logits:
             streams[s] = stream_roc_auc(labels[s], logits)
     predictions = pd.concat(preds, ignore_index=True)

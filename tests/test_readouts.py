@@ -10,8 +10,8 @@ from scipy.special import expit
 import keras
 
 from dfd.models import adapt_model, build_model, load_model, save_model, base_card
-from dfd.models.readouts import (LINEAR_STREAMS, fit_linear_readouts, linear_streams, solve_readouts, stream_logits,
-                                 trunk_classifier, weigh_trunk)
+from dfd.models.readouts import (LINEAR_STREAMS, fit_linear_readouts, linear_streams, predict_streams, solve_readouts,
+                                 stream_logits, trunk_classifier, weigh_trunk)
 from dfd.train import stream_roc_auc
 
 SIZE = 64
@@ -61,10 +61,9 @@ def _faces(n: int, seed: int):
     return np.stack(images), np.array(labels)
 
 
-def _stream_logits(model, images):
-    names = [LINEAR_STREAMS[s][2] for s in linear_streams(model)]
-    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names]).predict(images, verbose=0)
-    return sum(np.asarray(o).reshape(-1) for o in outputs)
+def _readouts_logit(model, images):
+    """The linear streams' summed logit (the trunk left out)."""
+    return sum(v for name, v in stream_logits(model, images).items() if name != "trunk")
 
 
 def _readout_weights(model):
@@ -83,12 +82,12 @@ def test_fit_linear_readouts_writes_the_solution_into_the_model_and_freezes_it(t
     assert info["streams"] == ["stats", "dictionary", "dct"]
     assert info["l2"] == {"stats": 0.03, "dictionary": 0.1, "dct": 0.02}  # cnn.json's penalties
     # the model's own stream logits (BatchNorm in inference mode) are the regression's
-    logit = _stream_logits(model, images)
+    logit = _readouts_logit(model, images)
     assert roc_auc_score(labels, logit) == pytest.approx(info["train_roc_auc"], abs=1e-4)
     assert log_loss(labels, expit(logit)) == pytest.approx(info["train_log_loss"], abs=2e-3)
     # JPEG grid vs none: the linear streams separate unseen faces made the same way
     test_images, test_labels = _faces(16, seed=2)
-    assert roc_auc_score(test_labels, _stream_logits(model, test_images)) > 0.9
+    assert roc_auc_score(test_labels, _readouts_logit(model, test_images)) > 0.9
 
     # training, of the whole or of the trunk as its own classifier, moves the trunk only
     frozen = _readout_weights(model)
@@ -115,6 +114,9 @@ def test_fit_linear_readouts_writes_the_solution_into_the_model_and_freezes_it(t
     assert list(logits) == ["trunk", "stats", "dictionary", "dct"]
     p_fake = np.asarray(model.predict(test_images, verbose=0)).reshape(-1)
     np.testing.assert_allclose(expit(sum(logits.values())), p_fake, rtol=1e-4, atol=1e-5)
+    together, same = predict_streams(model, test_images)  # one pass gives the model's own p_fake
+    np.testing.assert_allclose(together, p_fake, rtol=1e-6, atol=1e-7)
+    assert all(np.allclose(same[k], logits[k], atol=1e-6) for k in logits)
     table = stream_roc_auc(test_labels, logits)
     assert set(table) == {"trunk", "stats", "dictionary", "dct", "without trunk", "all"}
     assert table["all"] == pytest.approx(roc_auc_score(test_labels, p_fake), abs=1e-4)
@@ -122,7 +124,7 @@ def test_fit_linear_readouts_writes_the_solution_into_the_model_and_freezes_it(t
 
     path = save_model(model, tmp_path / "cnn.h5", base_card(model, "cnn", SIZE))
     reloaded, _ = load_model(path)
-    np.testing.assert_allclose(_stream_logits(reloaded, test_images), _stream_logits(model, test_images),
+    np.testing.assert_allclose(_readouts_logit(reloaded, test_images), _readouts_logit(model, test_images),
                                rtol=1e-5, atol=1e-5)
 
 

@@ -37,18 +37,25 @@ def linear_streams(model: keras.Model) -> list[str]:
     return [s for s, (feature, _, readout) in LINEAR_STREAMS.items() if feature in names and readout in names]
 
 
-def stream_logits(model: keras.Model, images, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Each stream's logit for ``images``: ``{"trunk": ..., "stats": ..., ...}`` (1-D arrays).
-    ``p_fake`` is the sigmoid of their sum, so each one shows what that stream says alone.
-    Empty for a single-stream model."""
+def predict_streams(model: keras.Model, images, batch_size: int = 64) -> tuple[np.ndarray, dict]:
+    """``p_fake`` and each stream's logit (``{"trunk": ..., "stats": ..., ...}``, 1-D arrays)
+    from one forward pass. ``p_fake`` is the sigmoid of the logits' sum, so each one shows
+    what that stream says alone. A single-stream model gives ``p_fake`` and ``{}``."""
     names = {layer.name for layer in model.layers}
     readouts = {"trunk": "trunk_logit", **{s: LINEAR_STREAMS[s][2] for s in linear_streams(model)}}
     readouts = {s: n for s, n in readouts.items() if n in names}
+    images = np.asarray(images)
     if len(readouts) < 2:
-        return {}
-    outputs = keras.Model(model.input, [model.get_layer(n).output for n in readouts.values()]).predict(
-        np.asarray(images), batch_size=batch_size, verbose=0)
-    return {s: np.asarray(o).reshape(-1) for s, o in zip(readouts, outputs)}
+        return np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1), {}
+    heads = [model.output] + [model.get_layer(n).output for n in readouts.values()]
+    outputs = keras.Model(model.input, heads).predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(outputs[0]).reshape(-1), {s: np.asarray(o).reshape(-1) for s, o in zip(readouts, outputs[1:])}
+
+
+def stream_logits(model: keras.Model, images, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Each stream's logit for ``images`` (see :func:`predict_streams`); ``{}`` for a
+    single-stream model."""
+    return predict_streams(model, images, batch_size)[1]
 
 
 def fit_linear_readouts(model: keras.Model, images, labels, batch_size: int = 32,
