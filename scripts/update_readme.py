@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dfd.report import headline_rows, markdown_table, read_metrics  # noqa: E402
+from dfd.evaluation.report import headline_rows, markdown_table, read_metrics  # noqa: E402
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 

@@ -82,7 +82,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         return _TINY_BUNDLES[key]
     import keras
 
-    from dfd.ensemble import EnsembleBundle, MemberEntry, choose_best, choose_operating_point, fit_ensembles
+    from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry, choose_best, choose_operating_point, fit_ensembles
     from dfd.models import base_card, build_model, save_model
 
     folder = Path(folder)

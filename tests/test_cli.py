@@ -151,7 +151,7 @@ def test_explain_dir(capsys, bundle_dir, feat_data, tmp_path):
     assert code in (0, 1)
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == sorted(f"0000_single_face_face0_{n}.png" for n in ("crop", "cnn", "cnn_lstm", "resnext"))
-    from dfd.imaging import load_image
+    from dfd.io.images import load_image
 
     assert load_image(out_dir / "0000_single_face_face0_cnn.png").shape == (128, 128, 3)
 

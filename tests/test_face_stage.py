@@ -1,12 +1,11 @@
 """The face stage on real photos and on every awkward input of the data-layer issue."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from dfd.data.faces import FaceCropper, FaceDetector, align_face, template_points, transform_points
+from dfd.faces.stage import FaceCropper, FaceDetector, align_face, template_points, transform_points
 from dfd.data.prepare import prepare_dataset
-from dfd.imaging import load_image
+from dfd.io.images import load_image
 from tests.corpus import make_image_corpus
 
 

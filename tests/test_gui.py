@@ -324,7 +324,7 @@ import numpy as np
 from gui.backend import import_keras_lean
 
 import_keras_lean()
-import dfd.inference, dfd.models  # what the app loads before it is ready
+import dfd.inference.engine, dfd.models  # what the app loads before it is ready
 skipped = [m for m in ("sklearn", "matplotlib", "scipy.optimize") if m in sys.modules]
 assert not skipped, skipped
 import keras
@@ -332,7 +332,7 @@ model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 assert model.predict_on_batch(np.zeros((1, 2), "float32")).shape == (1, 1)
 from sklearn.linear_model import LogisticRegression  # declined only while Keras imported
 import matplotlib.pyplot
-from dfd.metrics import roc_auc
+from dfd.evaluation.metrics import roc_auc
 assert roc_auc([0, 1, 1], [0.2, 0.9, 0.4]) == 1.0
 print("lean ok")
 """

@@ -178,7 +178,7 @@ def test_missing_member_and_path_escape_are_refused(bundle_dir, tmp_path):
 def test_lambda_layer_is_refused_even_when_its_hash_is_in_the_manifest(bundle_dir, tmp_path):
     import keras
 
-    from dfd.ensemble import EnsembleBundle, MemberEntry
+    from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry
     from dfd.models import save_model
 
     folder = _copy(bundle_dir, tmp_path / "m")

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from dfd.errors import BadInputError
-from dfd.imaging import load_image, media_kind
+from dfd.io.images import load_image, media_kind
 
 
 def _rgb(h=40, w=60):

@@ -1,4 +1,4 @@
-"""The inference engine (dfd.inference) and Grad-CAM (dfd.explain) with tiny real models."""
+"""The inference engine (dfd.inference.engine) and Grad-CAM (dfd.inference.explain) with tiny real models."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from dfd.errors import DfdError
-from dfd.imaging import load_image
+from dfd.io.images import load_image
+from dfd.faces.detection import CompiledFaceDetector
 from dfd.inference import (
     AnalysisResult,
-    CompiledFaceDetector,
     Detector,
     Limits,
     default_models_dir,
@@ -187,7 +187,7 @@ def test_analyze_many_and_iter_media(detector, feat_data, tmp_path):
 
 
 def test_whole_mode_uses_prealigned_images_as_they_are(tmp_path_factory, feat_data):
-    from dfd.data.faces import FaceDetector, align_face
+    from dfd.faces.stage import FaceDetector, align_face
 
     folder = make_tiny_bundle(tmp_path_factory.mktemp("whole"), members=("cnn",),
                               face_stage={"mode": "whole", "margin": 0.3, "crop_size": 96})
@@ -206,7 +206,7 @@ def test_whole_mode_uses_prealigned_images_as_they_are(tmp_path_factory, feat_da
 
 
 def test_compiled_face_detector(feat_data):
-    from dfd.data.faces import FaceDetector
+    from dfd.faces.stage import FaceDetector
 
     import cv2
 
@@ -242,7 +242,7 @@ def test_gradcam_concentrates_on_the_evidence():
     mass must sit on the square."""
     import keras
 
-    from dfd.explain import gradcam
+    from dfd.inference.explain import gradcam
     from dfd.models import build_model
 
     keras.utils.set_random_seed(0)

@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from dfd import metrics as M
+from dfd.evaluation import metrics as M
 
 # Six samples, hand-computed below.
 #   real (0): 0.10, 0.30, 0.65      fake (1): 0.35, 0.70, 0.90
@@ -170,7 +170,7 @@ def test_summarize_table():
 
 # --------------------------------------------------------------------------- plots
 def test_plots_write_files(tmp_path):
-    from dfd import plots
+    from dfd.evaluation import plots
 
     y, p = _synthetic(300)
     p2 = np.clip(p ** 1.5, 0, 1)
@@ -209,7 +209,7 @@ def test_plots_write_files(tmp_path):
 def test_plot_into_given_axes():
     from matplotlib.figure import Figure
 
-    from dfd import plots
+    from dfd.evaluation import plots
 
     fig = Figure()
     ax1, ax2 = fig.subplots(1, 2)

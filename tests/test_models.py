@@ -89,7 +89,7 @@ def saved(tmp_path_factory):
     for key, (name, kwargs) in MODELS.items():
         keras.utils.set_random_seed(0)
         model = build_model(name, SIZE, **kwargs)
-        adapted = adapt_model(model, _batch(name, 6, seed=5))  # as dfd.train does before fitting
+        adapted = adapt_model(model, _batch(name, 6, seed=5))  # as dfd.training.train does before fitting
         assert adapted == (["dictionary"] if kwargs.get("dictionary") else [])
         # eager: one step does not pay for tracing a train graph (test_graph_mode_training does)
         model.compile(
@@ -418,7 +418,7 @@ def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
 
 
 def test_dataset_preset_per_model_entry():
-    from dfd.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
+    from dfd.training.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
 
     cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
     assert cnn.input_size == 256

@@ -1,6 +1,6 @@
 import numpy as np
 
-from dfd.pipeline import AugmentConfig, make_dataset
+from dfd.training.input_pipeline import AugmentConfig, make_dataset
 
 
 def _data(n=16, size=32):
@@ -57,7 +57,7 @@ def test_best_checkpoint_ignores_epochs_before_start(tmp_path):
     """A lucky early epoch (val AUC 0.9 at epoch 0) is not kept when counting starts at epoch 2."""
     import keras
 
-    from dfd.train import best_checkpoint
+    from dfd.training.train import best_checkpoint
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     path = tmp_path / "best.weights.h5"
@@ -82,8 +82,8 @@ import warnings
 import numpy as np
 import keras
 from dfd.models import build_model
-from dfd.pipeline import AugmentConfig, make_dataset
-from dfd.train import set_determinism
+from dfd.training.input_pipeline import AugmentConfig, make_dataset
+from dfd.training.train import set_determinism
 
 warnings.filterwarnings("error", message="TensorFlow started")  # not reproducible: fail loudly
 build_model("cnn", input_size=64)  # as the notebooks do (a summary first): TF's runtime starts here

@@ -12,7 +12,7 @@ import keras
 from dfd.models import adapt_model, build_model, load_model, save_model, base_card
 from dfd.models.readouts import (LINEAR_STREAMS, fit_linear_readouts, linear_streams, predict_streams, solve_readouts,
                                  stream_logits, trunk_classifier, weigh_trunk)
-from dfd.train import stream_roc_auc
+from dfd.training.train import stream_roc_auc
 
 SIZE = 64
 STREAMS = {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
@@ -145,11 +145,11 @@ def test_fit_linear_readouts_refuses_what_it_cannot_fit():
 
 
 def test_training_a_cnn_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
-    """dfd.train with fit_readouts: readouts solved, trunk trained alone and weighed on valid;
+    """dfd.training.train with fit_readouts: readouts solved, trunk trained alone and weighed on valid;
     the card says so and the saved model predicts what was reported."""
     import pandas as pd
 
-    from dfd.train import TrainConfig, train
+    from dfd.training.train import TrainConfig, train
 
     monkeypatch.setenv("DFD_HOME", str(tmp_path))
     rows = []
@@ -172,7 +172,7 @@ def test_training_a_cnn_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
     reloaded, card = load_model(result.model_path)
     assert card["training"]["fitted_readouts"]["trunk_weight"] == fitted["trunk_weight"]
     test = result.predictions[result.predictions.split == "test"]
-    from dfd.pipeline import load_images
+    from dfd.training.input_pipeline import load_images
 
     p_fake = np.asarray(reloaded.predict(load_images(test.path.tolist(), SIZE).astype("float32"), verbose=0))
     np.testing.assert_allclose(p_fake.reshape(-1), test.p_fake.to_numpy(), rtol=1e-4, atol=1e-5)

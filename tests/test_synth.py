@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dfd.data import synth
-from dfd.data.faces import TEMPLATE_UNIT
+from dfd.faces.stage import TEMPLATE_UNIT
 from dfd.errors import BadInputError
 
 TEMPLATE_112 = TEMPLATE_UNIT * 112.0

@@ -10,22 +10,20 @@ import time
 import numpy as np
 import pytest
 
-from dfd.data.faces import Face
+from dfd.faces.stage import Face
 from dfd.errors import BadInputError
-from dfd.video import (
+from dfd.evaluation.aggregation import aggregate
+from dfd.faces.tracking import track_faces, video_detector
+from dfd.io.video import (
     Frame,
     VideoLimits,
-    aggregate,
-    concat_videos,
     probe,
     read_frames,
     sample_frames,
     sample_indices,
     sample_video,
-    track_faces,
-    video_detector,
-    write_video,
 )
+from dfd.io.video_write import concat_videos, write_video
 
 BITS = 10  # frame numbers are painted as 10 black/white stripes, so a decoded frame says which it is
 
@@ -181,7 +179,7 @@ def test_awkward_files_give_a_result_or_a_clear_error(clips, tmp_path):
 
 
 def test_crop_clip_reports_errors_without_raising(clips, tmp_path, detector):
-    from dfd.video_train import crop_clip
+    from dfd.data.video_crops import crop_clip
 
     (tmp_path / "text.mp4").write_text("nope\n" * 100)
     r = crop_clip(tmp_path / "text.mp4", 8, 64, detector, cache_dir=tmp_path / "cache")
@@ -194,7 +192,7 @@ def test_crop_clip_reports_errors_without_raising(clips, tmp_path, detector):
 
 
 def test_no_face_video(feat_data, detector):
-    from dfd.video_train import score_video
+    from dfd.inference.video import score_video
 
     frames = read_frames(feat_data / "no_face.mp4", n=12)
     tracks = track_faces(frames, detector)
@@ -294,9 +292,10 @@ def test_aggregations_on_hand_made_scores():
 
 
 def test_tiny_clip_dataset_build(feat_data, tmp_path):
-    from dfd.imaging import load_image, save_png, sha256_file
-    from dfd.video_data import VideoBuildParams, build_video_dataset, clip_items
-    from dfd.video_train import crop_clip
+    from dfd.io.images import load_image, save_png
+    from dfd.io.hashing import sha256_file
+    from dfd.data.video_dataset import VideoBuildParams, build_video_dataset, clip_items
+    from dfd.data.video_crops import crop_clip
 
     src = tmp_path / "source"
     rows = []

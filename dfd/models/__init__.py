@@ -5,9 +5,9 @@ P(fake) (label 1 = fake). Build with :func:`build_model`, save/load with model c
 :func:`save_model` / :func:`load_model`.
 """
 
-from .card import base_card, load_model, read_card, save_model
-from .registry import adapt_model, available_models, build_model, built_config, model_config
-from .temporal import image_encoder_from
+from dfd.models.card import base_card, load_model, read_card, save_model
+from dfd.models.registry import adapt_model, available_models, build_model, built_config, model_config
+from dfd.models.temporal import image_encoder_from
 
 __all__ = [
     "adapt_model",

@@ -27,9 +27,9 @@ import h5py
 import numpy as np
 import keras
 
-from .. import LABEL_NAMES, __version__ as DFD_VERSION
-from ..errors import DfdError
-from ..paths import PACKAGE_DIR
+from dfd import LABEL_NAMES, __version__ as DFD_VERSION
+from dfd.errors import DfdError
+from dfd.paths import PACKAGE_DIR
 
 CARD_ATTR = "dfd_model_card"
 CARD_FORMAT = "dfd-model-card/1"
@@ -48,7 +48,7 @@ FORBIDDEN_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
 def base_card(model: keras.Model, name: str, input_size: int, **extra) -> dict:
     """The facts every card carries; ``extra`` (JSON-serialisable) is added on top, e.g.
     ``base_card(model, "cnn", 128, dataset="ff++", epochs=12, val_auc=0.93)``."""
-    from .registry import built_config  # late import: registry -> families -> cnn
+    from dfd.models.registry import built_config  # late import: registry -> families -> cnn
 
     card = {
         "format": CARD_FORMAT,
@@ -74,8 +74,8 @@ def base_card(model: keras.Model, name: str, input_size: int, **extra) -> dict:
 
 
 def _preprocessing(model: keras.Model) -> str:
-    from .cnn import PREPROCESSING, SRM_PREPROCESSING
-    from .layers import HighPassResidual
+    from dfd.models.cnn import PREPROCESSING, SRM_PREPROCESSING
+    from dfd.models.layers import HighPassResidual
 
     text = SRM_PREPROCESSING if _has_layer(model, HighPassResidual) else PREPROCESSING
     if len(model.input_shape) == 5:
@@ -254,7 +254,7 @@ def load_model(path_h5, require_card: bool = False) -> tuple[keras.Model, dict]:
 
     The model comes back uncompiled (inference only; compile it to train further). A file
     without a card gives ``{}`` unless ``require_card``."""
-    from . import layers as _registered_layers  # noqa: F401  (registers dfd custom layers)
+    from dfd.models import layers as _registered_layers  # noqa: F401  (registers dfd custom layers)
 
     path = Path(path_h5)
     check_architecture(path)

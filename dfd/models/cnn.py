@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import (DctResidualHistogram, HighPassResidual, PatchDictionary, ResidualCooccurrence,
+from dfd.models.layers import (DctResidualHistogram, HighPassResidual, PatchDictionary, ResidualCooccurrence,
                      StreamDropout)
 
 # How raw pixels become network input; written into model cards.
@@ -138,7 +138,7 @@ def stats_logit(pixels, config: dict):
 
 def dictionary_logit(view, config: dict):
     """Unsupervised-dictionary stream: k-means patch codes pooled on a grid (see
-    :class:`PatchDictionary`; ``dfd.train`` adapts it to the training faces), read out
+    :class:`PatchDictionary`; ``dfd.training.train`` adapts it to the training faces), read out
     linearly with a strong L2 penalty."""
     codes = PatchDictionary(
         patch=int(config.get("dictionary_patch", 6)), atoms=int(config.get("dictionary_atoms", 400)),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .cnn import DEFAULT_BN_MOMENTUM, classifier_head, conv_bn_relu, conv_trunk, image_input, preprocess
+from dfd.models.cnn import DEFAULT_BN_MOMENTUM, classifier_head, conv_bn_relu, conv_trunk, image_input, preprocess
 
 
 def build(config: dict, input_size: int, name: str = "cnn_lstm") -> keras.Model:

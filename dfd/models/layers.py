@@ -316,7 +316,7 @@ class PatchDictionary(keras.layers.Layer):
     ``grid**2 * atoms`` numbers per image.
 
     :meth:`adapt` learns the dictionary from training images (Keras' preprocessing-layer
-    idiom, as ``Normalization.adapt``; ``dfd.train`` adapts every such layer before it
+    idiom, as ``Normalization.adapt``; ``dfd.training.train`` adapts every such layer before it
     fits a model, and an un-adapted layer outputs zeros). Why this and
     not more trained convolutions: on faces140k_subset's 1,540 training faces these
     unsupervised features read out linearly reached test AUC 0.86 at 64 px, as good as a

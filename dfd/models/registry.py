@@ -18,7 +18,7 @@ from pathlib import Path
 
 import keras
 
-from ..errors import DfdError
+from dfd.errors import DfdError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .cnn import DEFAULT_BN_MOMENTUM, batch_norm, classifier_head, conv_bn_relu, image_input, preprocess
-from .layers import GroupedConv2D
+from dfd.models.cnn import DEFAULT_BN_MOMENTUM, batch_norm, classifier_head, conv_bn_relu, image_input, preprocess
+from dfd.models.layers import GroupedConv2D
 
 # The whole default ``resnext`` at 128 px, batch 32, on the 2-core dev CPU (TF 2.21 +
 # oneDNN), ``scripts/bench_models.py --models cnn --sizes 128 --grouped-impls ...``:

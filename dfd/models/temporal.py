@@ -12,8 +12,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ..errors import DfdError
-from .cnn import classifier_head
+from dfd.errors import DfdError
+from dfd.models.cnn import classifier_head
 
 
 def image_encoder_from(model: keras.Model) -> keras.Model:
@@ -34,7 +34,7 @@ def image_encoder_from(model: keras.Model) -> keras.Model:
 
 def _resolve_encoder(encoder, config: dict, input_size: int | None) -> keras.Model:
     if encoder is None or isinstance(encoder, str):
-        from .registry import build_model  # late import: registry imports this module
+        from dfd.models.registry import build_model  # late import: registry imports this module
 
         arch = encoder or config["encoder"]
         if arch == "temporal":

@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from dfd.data.datasets import get_adapter
 from dfd.data.prepare import prepare_dataset, summarize
 from dfd.paths import data_dir
-from dfd.report import crop_grid, is_smoke, resolve_data_root, save_figure, update_metrics
+from dfd.evaluation.report import crop_grid, is_smoke, resolve_data_root, save_figure, update_metrics
 
 smoke = is_smoke(smoke)
 root = resolve_data_root(dataset, data_root, smoke=smoke, seed=seed)

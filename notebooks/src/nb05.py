@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from dfd.evaluate import (CORRUPTIONS, EnsembleStudy, cross_dataset_matrix, load_members, robustness_sweep,
+from dfd.evaluation.study import (CORRUPTIONS, EnsembleStudy, cross_dataset_matrix, load_members, robustness_sweep,
                           test_split)
-from dfd.metrics import summarize_table
+from dfd.evaluation.metrics import summarize_table
 from dfd.paths import reports_dir
-from dfd.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
+from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                        plot_robustness, plot_roc_curves, plot_score_histograms)
-from dfd.report import is_smoke, save_figure, update_metrics, write_results_md
+from dfd.evaluation.report import is_smoke, save_figure, update_metrics, write_results_md
 
 smoke = is_smoke(smoke)
 study = EnsembleStudy(dataset, target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed)

@@ -46,12 +46,15 @@ from IPython.display import Markdown, display
 
 from dfd.data.prepare import smoke_subset
 from dfd.paths import data_dir
-from dfd.report import is_smoke, resolve_data_root, save_figure, update_metrics
-from dfd.train import training_device
-from dfd.video import read_frames, video_detector
-from dfd.video_data import VideoBuildParams, build_video_dataset, clip_items
-from dfd.video_train import (FRAMES_PER_VIDEO, VideoTrainConfig, aggregation_table, clip_table, crop_clips,
-                             frames_per_video, load_frame_model, plot_timelines, score_video, train_temporal)
+from dfd.evaluation.report import is_smoke, resolve_data_root, save_figure, update_metrics
+from dfd.training.train import training_device
+from dfd.faces.tracking import video_detector
+from dfd.io.video import read_frames
+from dfd.data.video_dataset import VideoBuildParams, build_video_dataset, clip_items
+from dfd.data.video_crops import crop_clips
+from dfd.evaluation.video_study import FRAMES_PER_VIDEO, aggregation_table, clip_table, frames_per_video, plot_timelines
+from dfd.inference.video import score_video
+from dfd.training.temporal import VideoTrainConfig, load_frame_model, train_temporal
 
 warnings.filterwarnings("ignore", category=UserWarning)
 matplotlib.rcParams["figure.max_open_warning"] = 0
@@ -62,7 +65,7 @@ print(f"dataset {dataset!r}, T={T} frames per clip, smoke={smoke}, device: {trai
     '''#md
 ## Clips
 
-dfd-default's clips are written by `dfd.video_data.build_video_dataset` under `data/dfd-default/videos/` (H.264,
+dfd-default's clips are written by `dfd.data.video_dataset.build_video_dataset` under `data/dfd-default/videos/` (H.264,
 `videos.csv`); a re-run with the same parameters reuses them. Photo clips keep the image dataset's
 identity-disjoint split; clips cut from a video are split by person.
 ''',

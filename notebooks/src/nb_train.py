@@ -45,11 +45,11 @@ import json
 import matplotlib
 from IPython.display import Markdown, display
 
-from dfd.metrics import summarize_table
+from dfd.evaluation.metrics import summarize_table
 from dfd.models import build_model, model_config
-from dfd.plots import plot_confusion_matrix, plot_roc_curves
-from dfd.report import is_smoke, save_figure, update_metrics
-from dfd.train import TrainConfig, apply_dataset_preset, train, training_device
+from dfd.evaluation.plots import plot_confusion_matrix, plot_roc_curves
+from dfd.evaluation.report import is_smoke, save_figure, update_metrics
+from dfd.training.train import TrainConfig, apply_dataset_preset, train, training_device
 
 smoke = is_smoke(smoke)
 config = model_config(model_name)

@@ -7,7 +7,6 @@ predictions as ``models/<dataset>/<model>.predictions.csv`` for the ensemble not
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data.prepare import load_manifest
-from .paths import data_dir, models_dir
+from dfd.data.prepare import load_manifest
+from dfd.io.hashing import sha256_file
+from dfd.paths import data_dir, models_dir
 
 # TensorFlow reads this when its runtime starts, which in a notebook is often before train()
 # runs (a model summary first); importing the training module is early enough. See
@@ -110,17 +110,13 @@ def set_determinism(seed: int) -> None:
                           RuntimeWarning, stacklevel=2)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int = 1) -> TrainResult:
     import keras
 
-    from .metrics import compute_metrics
-    from .models import adapt_model, base_card, build_model, built_config, model_config, save_model
-    from .models.readouts import fit_linear_readouts, predict_streams, trunk_classifier, weigh_trunk
-    from .pipeline import AugmentConfig, load_images, make_dataset
+    from dfd.evaluation.metrics import compute_metrics
+    from dfd.models import adapt_model, base_card, build_model, built_config, model_config, save_model
+    from dfd.models.readouts import fit_linear_readouts, predict_streams, trunk_classifier, weigh_trunk
+    from dfd.training.input_pipeline import AugmentConfig, load_images, make_dataset
 
     set_determinism(cfg.seed)
     cfg = apply_dataset_preset(cfg)
@@ -217,7 +213,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     card = base_card(
         model, cfg.model, size,
         dataset=cfg.dataset,
-        manifest_sha256=file_sha256(manifest_path) if manifest_path.exists() else "unknown",
+        manifest_sha256=sha256_file(manifest_path) if manifest_path.exists() else "unknown",
         split_sizes={s: {"real": int((labels[s] == 0).sum()), "fake": int((labels[s] == 1).sum())} for s in labels},
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "overrides"}, "overrides": cfg.overrides,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
@@ -252,7 +248,7 @@ def apply_dataset_preset(cfg: TrainConfig) -> TrainConfig:
     """Fill what the caller left at its default from the dataset adapter's training preset."""
     from dataclasses import replace
 
-    from .data.datasets import get_adapter
+    from dfd.data.datasets import get_adapter
 
     try:
         preset = get_adapter(cfg.dataset).training
@@ -281,7 +277,7 @@ def _tuples(d: dict) -> dict:
 
 def _face_stage_params(dataset: str) -> dict:
     """How crops were made (the inference engine must crop the same way)."""
-    from .data.datasets import get_adapter
+    from dfd.data.datasets import get_adapter
 
     try:
         adapter = get_adapter(dataset)

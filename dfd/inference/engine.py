@@ -10,7 +10,7 @@ exactly as the members were trained (model card ``face_stage``) → one batched
 ``predict_on_batch`` per member → ensemble + calibration from the bundle → verdict.
 
 Images: every face is scored and the most suspicious face decides. Videos: evenly sampled
-frames; faces are followed over time (tracks) when :mod:`dfd.video` offers tracking, else
+frames; faces are followed over time (tracks) when :mod:`dfd.io.video` offers tracking, else
 the main face of each frame forms one track; a track's score is the mean of its top-k frame
 scores and the most suspicious track decides.
 
@@ -26,8 +26,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 # FFmpeg (through OpenCV) may only read local files: no http/rtsp/hls fetches hidden in a
@@ -37,20 +37,22 @@ os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "protocol_whitelist;file"
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .data.faces import LANDMARK_NAMES, Face, FaceDetector, align_face, choose_main_face  # noqa: E402
-from .ensemble import EnsembleBundle  # noqa: E402
-from .errors import BadInputError, DfdError  # noqa: E402
-from .imaging import (  # noqa: E402
-    DEFAULT_MAX_PIXELS,
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    check_regular_file,
-    load_image,
-    media_kind,
+from dfd.errors import BadInputError, DfdError  # noqa: E402
+from dfd.evaluation.ensemble import EnsembleBundle  # noqa: E402
+from dfd.faces.detection import CompiledFaceDetector  # noqa: E402
+from dfd.faces.stage import Face, FaceDetector, align_face, choose_main_face  # noqa: E402
+from dfd.inference.limits import Limits, _Abort, _Clock  # noqa: E402
+from dfd.inference.members import (  # noqa: E402
+    _Candidate,
+    _centre_square,
+    _face_stage,
+    _is_prealigned,
+    _Member,
+    _resize,
 )
-
-VERDICTS = ("real", "fake", "uncertain", "no_face", "error")
-DEFAULT_FACE_STAGE = {"mode": "detect", "margin": 0.3, "crop_size": 128}
+from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, display_path  # noqa: E402
+from dfd.io.images import check_regular_file, load_image  # noqa: E402
+from dfd.io.media import _is_video_header, file_kind, iter_media, sniff_kind  # noqa: E402
 
 # Face detection (CompiledFaceDetector) runs on a copy shrunk so that a DETECT_MIN_FACE px
 # face becomes MTCNN's 12 px window (and the longer side is at most DETECT_MAX_SIDE): a
@@ -60,394 +62,18 @@ DEFAULT_FACE_STAGE = {"mode": "detect", "margin": 0.3, "crop_size": 128}
 # distance of a full-resolution detection, ~1.5 px in a 128 px crop.
 DETECT_MAX_SIDE = 384
 DETECT_MIN_FACE = 40  # px in the analysed image
-# "whole"-mode models (trained on pre-aligned crops): the image counts as pre-aligned when
-# the main face box covers at least this share of both image sides.
-PREALIGNED_MIN_SHARE = 0.4
 MAX_FACES_PER_IMAGE = 12
 TOPK_FRACTION = 0.25  # video: a person's score is the mean of their top quarter of frame scores
 PREDICT_CHUNK = 64
 
 
-# --------------------------------------------------------------------------- results
-@dataclass
-class FaceResult:
-    box: tuple[float, float, float, float]  # x, y, w, h in the analysed image/frame
-    score: float  # detector confidence
-    p_fake: float  # calibrated ensemble probability
-    member_scores: dict[str, float]  # per-model calibrated probabilities
-    crop: np.ndarray | None  # aligned uint8 RGB crop that was scored
-    heatmaps: dict[str, np.ndarray]  # per-model Grad-CAM, float32 HxW in [0,1], crop coordinates
-    frame_index: int | None = None
-    track_id: int | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "box": [round(float(v), 1) for v in self.box],
-            "score": round(float(self.score), 4),
-            "p_fake": _r(self.p_fake),
-            "member_scores": {k: _r(v) for k, v in self.member_scores.items()},
-            "frame_index": self.frame_index,
-            "track_id": self.track_id,
-        }
-
-
-@dataclass
-class FrameScore:
-    index: int
-    time_s: float
-    p_fake: float | None
-    n_faces: int
-
-
-@dataclass
-class AnalysisResult:
-    path: str
-    kind: str | None  # "image" | "video" | None
-    verdict: str  # "real" | "fake" | "uncertain" | "no_face" | "error"
-    p_fake: float | None
-    member_scores: dict[str, float]
-    faces: list[FaceResult]
-    frames: list[FrameScore]  # video only
-    suspicious_frames: list[int]  # video: frame indices, most suspicious first
-    timings: dict[str, float]  # seconds per stage: decode, faces, models, explain, total
-    models: list[str]  # ids of models used, "name@sha256[:12]"
-    threshold: float
-    uncertain_band: tuple[float, float]
-    error: str | None = None
-    image_size: tuple[int, int] | None = None  # (w, h) of the analysed image / video frames
-
-    def to_dict(self) -> dict:
-        """JSON-able summary (no arrays: crops and heatmaps stay on the object)."""
-        return {
-            "path": display_path(self.path),
-            "kind": self.kind,
-            "verdict": self.verdict,
-            "p_fake": _r(self.p_fake),
-            "member_scores": {k: _r(v) for k, v in self.member_scores.items()},
-            "faces": [f.to_dict() for f in self.faces],
-            "frames": [
-                {"index": f.index, "time_s": round(f.time_s, 3), "p_fake": _r(f.p_fake), "n_faces": f.n_faces}
-                for f in self.frames
-            ],
-            "suspicious_frames": list(self.suspicious_frames),
-            "error": self.error,
-            "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
-            "models": list(self.models),
-            "threshold": _r(self.threshold),
-            "uncertain_band": [_r(v) for v in self.uncertain_band],
-            "image_size": list(self.image_size) if self.image_size else None,
-        }
-
-
-def _r(v, nd: int = 6):
-    return None if v is None else round(float(v), nd)
-
-
-def display_path(path) -> str:
-    """``path`` as printable text: undecodable bytes of a non-UTF-8 name become ``\\xNN``."""
-    text = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-@dataclass
-class Limits:
-    """What one file may cost. Sizes are checked before decoding; the time budget between
-    stages (a single decode or model call is not interrupted)."""
-
-    max_bytes: int = 2 * 1024**3  # per file (videos included)
-    max_pixels: int = DEFAULT_MAX_PIXELS  # one image, from its header (decompression bombs)
-    max_frames: int = 50_000  # video frames decoded for one file (skipped frames count too)
-    max_duration_s: float = 2 * 3600.0  # video length
-    time_budget_s: float = 300.0  # per file, end to end
-    max_frame_pixels: int = 3840 * 2160  # one video frame (32 sampled 8K frames would need GBs)
-
-
-class _Abort(Exception):
-    """Stops one file's analysis: cancelled or over the time budget."""
-
-
-class _Clock:
-    def __init__(self, limits: Limits, cancel: threading.Event | None, progress: Callable | None):
-        self.start = time.perf_counter()
-        self.limits = limits
-        self.cancel = cancel
-        self.progress = progress
-        self.timings: dict[str, float] = {"decode": 0.0, "faces": 0.0, "models": 0.0, "explain": 0.0}
-
-    def check(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise _Abort("cancelled")
-        elapsed = time.perf_counter() - self.start
-        if elapsed > self.limits.time_budget_s:
-            raise _Abort(
-                f"analysis stopped: it took longer than the {self.limits.time_budget_s:g} s time budget per file"
-            )
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
-
-    def report(self, fraction: float) -> None:
-        if self.progress is not None:
-            self.progress(float(min(1.0, max(0.0, fraction))))
-
-
-# --------------------------------------------------------------------------- media sniffing
-_VIDEO_ATOMS = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
-
-
-def sniff_kind(path) -> str | None:
-    """'image' or 'video' from the file's first bytes, None if unrecognised."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-            if head[:1] == b"\x47":  # MPEG-TS: sync byte every 188 bytes
-                fh.seek(188)
-                ts_second = fh.read(1)
-            else:
-                ts_second = b""
-    except OSError:
-        return None
-    if head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n" or head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image"
-    if head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-        return "image"
-    if _is_video_header(head, ts_second):
-        return "video"
-    return None
-
-
-def _is_video_header(head: bytes, ts_second: bytes = b"") -> bool:
-    if len(head) >= 8 and head[4:8] in _VIDEO_ATOMS:  # MP4 / MOV / M4V / 3GP
-        return True
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return True
-    if head[:4] == b"\x1a\x45\xdf\xa3":  # Matroska / WebM
-        return True
-    if head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):  # MPEG-PS / MPEG-1/2 video
-        return True
-    if head[:8] == b"\x30\x26\xb2\x75\x8e\x66\xcf\x11":  # ASF / WMV
-        return True
-    if head[:1] == b"\x47" and ts_second == b"\x47":  # MPEG-TS
-        return True
-    return False
-
-
-def file_kind(path) -> str | None:
-    """What a file is: by content when recognisable (so a PNG named .jpg is an image), else
-    by extension."""
-    return sniff_kind(path) or media_kind(path)
-
-
-def iter_media(paths) -> list[Path]:
-    """Expand ``paths`` into the files to analyse.
-
-    Folders are walked recursively (symlinked folders are not followed, so link loops
-    cannot trap the walk), keeping images and videos by extension, sorted. Paths given
-    explicitly are kept as they are, even when missing or of an unknown type, so the
-    caller gets a per-file error for them instead of silence."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        paths = [paths]
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(os.fsdecode(raw))
-        if p.is_dir():
-            found = []
-            for root, dirs, files in os.walk(p, followlinks=False, onerror=lambda e: None):
-                dirs.sort()
-                for name in files:
-                    if Path(name).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
-                        found.append(Path(root) / name)
-            out.extend(sorted(found, key=lambda q: os.fsencode(q)))
-        else:
-            out.append(p)
-    return out
-
-
 def default_models_dir(dataset: str = "dfd-default") -> Path:
     """``models/<dataset>`` under the project root (``DFD_HOME`` overrides the root)."""
-    from .paths import models_dir
+    from dfd.paths import models_dir
 
     return models_dir(dataset)
 
 
-# --------------------------------------------------------------------------- face detector
-MTCNN_WINDOW = 12  # px: the smallest face MTCNN's proposal network sees at scale 1
-_SHARED_MTCNN = None
-_SHARED_MTCNN_LOCK = threading.RLock()
-
-
-def _compiled(net, tf):
-    """``net`` as one traced graph (free batch/height/width). An empty batch — no face
-    proposals left for RNet/ONet — raises the InvalidArgumentError mtcnn expects for "no
-    faces" right away, instead of failing inside the graph with a logged kernel error."""
-    graph = tf.function(net, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-                        reduce_retracing=True)
-
-    def call(x, *args, **kwargs):
-        x = tf.convert_to_tensor(x, tf.float32)
-        if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
-            raise tf.errors.InvalidArgumentError(None, None, "no face proposals")
-        return graph(x)
-
-    call._dfd_compiled = True
-    return call
-
-
-class CompiledFaceDetector(FaceDetector):
-    """:class:`~dfd.data.faces.FaceDetector` tuned for inference latency.
-
-    * The three MTCNN networks run as traced ``tf.function`` graphs instead of layer-by-layer
-      eager Keras calls: same weights, same boxes, 2.5-4x faster on CPU (one signature with
-      free batch/height/width, so every pyramid level shares one trace per network).
-    * The image is shrunk so that a ``min_face_size`` face becomes MTCNN's 12 px window
-      (and its longer side at most ``max_side``); MTCNN then runs with
-      ``min_face_size=12``, i.e. its pyramid starts at scale 1 and never enlarges. This is
-      also what keeps mtcnn 1.0 safe: with ``min_face_size`` > 12 its pyramid gets levels
-      under 12 px, PNet fails on them and *every* face of the image is silently lost (e.g.
-      ``single_face.jpg`` at 384 px with ``min_face_size=27``).
-    """
-
-    def __init__(self, min_confidence: float = 0.9, max_side: int = 384, min_face_size: int = 40):
-        super().__init__(min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
-        self._lock = _SHARED_MTCNN_LOCK  # one compiled MTCNN per process, shared by every instance
-
-    def _model(self):
-        global _SHARED_MTCNN
-        if self._mtcnn is None:
-            with _SHARED_MTCNN_LOCK:
-                if _SHARED_MTCNN is None:
-                    import tensorflow as tf
-
-                    mtcnn = FaceDetector._model(self)
-                    for stage in getattr(mtcnn, "stages", []):
-                        net = getattr(stage, "_model", None)
-                        if net is not None and not getattr(net, "_dfd_compiled", False):
-                            stage._model = _compiled(net, tf)
-                    _SHARED_MTCNN = mtcnn
-                self._mtcnn = _SHARED_MTCNN
-        return self._mtcnn
-
-    def _scale(self, h: int, w: int) -> float:
-        return min(1.0, self.max_side / max(h, w), MTCNN_WINDOW / max(1.0, float(self.min_face_size)))
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        return self.detect_batch([rgb])[0]
-
-    def detect_batch(self, images, batch_size: int = 32) -> list[list[Face]]:
-        """Faces of each image; same-sized images (video frames) share one MTCNN call per
-        ``batch_size`` images."""
-        images = list(images)
-        out: list[list[Face] | None] = [None] * len(images)
-        groups: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(tuple(im.shape[:2]), []).append(i)
-        for (h, w), members in groups.items():
-            scale = self._scale(h, w)
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            if min(size) < MTCNN_WINDOW or min(h, w) < MTCNN_WINDOW:
-                for i in members:
-                    out[i] = []
-                continue
-            sx, sy = size[0] / w, size[1] / h  # exact back-projection (sizes are rounded)
-            for start in range(0, len(members), batch_size):
-                chunk = members[start : start + batch_size]
-                small = [np.ascontiguousarray(cv2.resize(images[i], size, interpolation=cv2.INTER_AREA)
-                                              if scale < 1.0 else images[i]) for i in chunk]
-                with self._lock:  # MTCNN's TF graphs are not re-entrant
-                    raw = self._model().detect_faces(small if len(small) > 1 else small[0],
-                                                     min_face_size=MTCNN_WINDOW)
-                if len(small) == 1:
-                    raw = [raw]
-                raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]
-                for i, r in zip(chunk, raw):
-                    out[i] = self._faces(r, sx, sy)
-        return [f if f is not None else [] for f in out]
-
-    def _faces(self, raw, sx: float, sy: float) -> list[Face]:
-        faces = []
-        for r in raw or []:
-            if not isinstance(r, dict) or float(r["confidence"]) < self.min_confidence:
-                continue
-            x, y, bw, bh = (float(v) for v in r["box"])
-            kp = r["keypoints"]
-            pts = np.array([kp[name] for name in LANDMARK_NAMES], dtype=np.float64) / [sx, sy]
-            if pts[0, 0] > pts[1, 0]:  # image-left first, as everywhere in dfd
-                pts[[0, 1]] = pts[[1, 0]]
-            if pts[3, 0] > pts[4, 0]:
-                pts[[3, 4]] = pts[[4, 3]]
-            faces.append(Face((x / sx, y / sy, bw / sx, bh / sy), float(r["confidence"]), pts))
-        faces.sort(key=lambda f: -f.area)
-        return faces
-
-
-# --------------------------------------------------------------------------- members
-@dataclass
-class _Member:
-    name: str
-    model: object
-    card: dict
-    sha256: str
-    input_size: tuple[int, int]  # (h, w)
-    face_stage: dict
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}@{self.sha256[:12]}"
-
-    @property
-    def stage_key(self) -> tuple:
-        fs = self.face_stage
-        return (fs["mode"], float(fs["margin"]), int(fs["crop_size"]))
-
-
-def _face_stage(card: dict) -> dict:
-    fs = dict(DEFAULT_FACE_STAGE)
-    given = card.get("face_stage") if isinstance(card, dict) else None
-    if isinstance(given, dict):
-        for key in ("mode", "margin", "crop_size"):
-            if given.get(key) is not None:
-                fs[key] = given[key]
-    if fs["mode"] not in ("detect", "whole"):
-        raise DfdError(f"model card face_stage.mode must be 'detect' or 'whole', not {fs['mode']!r}")
-    fs["margin"] = float(fs["margin"])
-    fs["crop_size"] = int(fs["crop_size"])
-    if fs["crop_size"] < 16:
-        raise DfdError(f"model card face_stage.crop_size {fs['crop_size']} is too small")
-    return fs
-
-
-def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-shrink or linear-enlarge, as :func:`dfd.pipeline.load_images` does in training."""
-    h, w = size
-    if img.shape[:2] == (h, w):
-        return img
-    interp = cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR
-    return cv2.resize(img, (w, h), interpolation=interp)
-
-
-def _centre_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """What :class:`~dfd.data.faces.FaceCropper` does in ``"whole"`` mode."""
-    h, w = rgb.shape[:2]
-    if (h, w) == (size, size):
-        return rgb
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return cv2.resize(rgb[y0 : y0 + side, x0 : x0 + side], (size, size), interpolation=cv2.INTER_AREA)
-
-
-def _is_prealigned(face: Face, shape) -> bool:
-    h, w = shape[:2]
-    return face.box[2] >= PREALIGNED_MIN_SHARE * w and face.box[3] >= PREALIGNED_MIN_SHARE * h
-
-
-@dataclass
-class _Candidate:
-    """One face to score: where it is and its crop per face-stage setting."""
-
-    face: Face
-    crops: dict  # stage_key -> uint8 crop
-    frame_index: int | None = None
-    track_id: int | None = None
 
 
 # --------------------------------------------------------------------------- detector
@@ -489,7 +115,7 @@ class Detector:
                 f"no trained model bundle in {folder} (bundle.json is missing) — run `make reproduce` first"
             )
         bundle = EnsembleBundle.load(folder, verify=verify)
-        from .models import load_model  # TensorFlow is imported here, not at module import
+        from dfd.models import load_model  # TensorFlow is imported here, not at module import
 
         members = []
         for entry in bundle.members:
@@ -715,7 +341,7 @@ class Detector:
         clock.check()
         heatmaps: dict[str, np.ndarray] = {}
         if explain:
-            from .explain import gradcam
+            from dfd.inference.explain import gradcam
 
             t = time.perf_counter()
             primary = self._stage_keys[0][2]
@@ -743,14 +369,15 @@ class Detector:
 
     # ---- video
     def _video_limits(self):
-        from .video import VideoLimits
+        from dfd.io.video import VideoLimits
 
         lim = self.limits
         return VideoLimits(max_frames=int(lim.max_frames), max_duration_s=float(lim.max_duration_s),
                            max_pixels=int(lim.max_frame_pixels), max_bytes=int(lim.max_bytes))
 
     def _analyze_video(self, path: str, explain: bool, n_frames: int, clock: _Clock) -> AnalysisResult:
-        from . import video as video_mod
+        from dfd.faces.tracking import track_faces
+        from dfd.io import video as video_mod
 
         res = self._base(path, "video", clock)
         abspath = os.path.abspath(path)  # FFmpeg must never read a "proto:..." name as a URL
@@ -781,7 +408,7 @@ class Detector:
         else:
             found = [self.face_detector.detect(f.rgb) for f in frames]
         clock.check()
-        tracks = video_mod.track_faces(frames, self.face_detector, faces=found)
+        tracks = track_faces(frames, self.face_detector, faces=found)
         candidates: list[_Candidate] = []
         n_faces = {f.index: 0 for f in frames}
         for track in tracks:
@@ -811,8 +438,8 @@ class Detector:
         for f in faces:
             by_track.setdefault(f.track_id, []).append(f)
         best_score, best_top = -1.0, []
-        for track_faces in by_track.values():
-            top = sorted(track_faces, key=lambda f: -f.p_fake)[: _top_k(len(track_faces))]
+        for faces_of_track in by_track.values():
+            top = sorted(faces_of_track, key=lambda f: -f.p_fake)[: _top_k(len(faces_of_track))]
             score = float(np.mean([f.p_fake for f in top]))
             if score > best_score:
                 best_score, best_top = score, top
@@ -826,7 +453,7 @@ class Detector:
 
 def _top_k(n: int) -> int:
     """How many of a track's frames its score averages: the top quarter (rounded up, as
-    :func:`dfd.video.aggregate` with ``"topk"``), at least 1."""
+    :func:`dfd.evaluation.aggregation.aggregate` with ``"topk"``), at least 1."""
     return max(1, math.ceil(n * TOPK_FRACTION))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from .imaging import load_image
+from dfd.io.images import load_image
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ label, split, group, source, method, frames, fps (+ origin, donor, crf).
 
 :func:`clip_items` returns the video items of any adapter (dfd-default's clips, Celeb-DF,
 FaceForensics++, a folder of videos) so they feed the same clip pipeline
-(:mod:`dfd.video_train`).
+(:mod:`dfd.training.temporal`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data.datasets import MediaItem, load_items
-from .errors import BadInputError, DfdError
-from .imaging import load_image, sha256_file
+from dfd.data.datasets import MediaItem, load_items
+from dfd.errors import BadInputError, DfdError
+from dfd.io.images import load_image
+from dfd.io.hashing import sha256_file
 
 VIDEO_BUILD_VERSION = 2
 MAX_FILL = 3  # source-video frames without a detection that may be interpolated inside a clip
@@ -85,7 +86,7 @@ class VideoBuildParams:
 
 
 def videos_dir(dataset: str = "dfd-default") -> Path:
-    from .paths import data_dir
+    from dfd.paths import data_dir
 
     return data_dir(dataset) / "videos"
 
@@ -94,14 +95,14 @@ def videos_dir(dataset: str = "dfd-default") -> Path:
 
 
 def _detector(max_side: int = 640):
-    from .data.faces import FaceDetector
+    from dfd.faces.stage import FaceDetector
 
     return FaceDetector(max_side=max_side, min_face_size=20)
 
 
 def _photo_face(path: Path, detector, cache: Path):
     """Main face of a photo (cached by file hash): Face or None."""
-    from .data.faces import Face, choose_main_face
+    from dfd.faces.stage import Face, choose_main_face
 
     sha = sha256_file(path)
     entry = cache / f"{sha[:32]}.json"
@@ -118,8 +119,9 @@ def _photo_face(path: Path, detector, cache: Path):
 def _video_faces(path: Path, detector, cache: Path, max_frames: int | None) -> dict:
     """Per-frame main-track faces of a source video: {"n": frames read, "fps": .., "faces":
     [Face dict or None per frame]}; cached by file hash and frame cap."""
-    from .data.faces import Face
-    from .video import DEFAULT_LIMITS, Frame, _Reader, detect_faces_batch, probe, track_faces
+    from dfd.faces.stage import Face
+    from dfd.faces.tracking import detect_faces_batch, track_faces
+    from dfd.io.video import DEFAULT_LIMITS, Frame, _Reader, probe
 
     sha = sha256_file(path)
     tag = hashlib.sha1(json.dumps([VIDEO_BUILD_VERSION, max_frames, detector.max_side, detector.min_face_size,
@@ -230,7 +232,7 @@ class _Manipulator:
     """Applies one manipulation to consecutive frames with per-frame jitter."""
 
     def __init__(self, kind: str, rng: np.random.Generator, donor=None):
-        from .data import synth
+        from dfd.data import synth
 
         self.synth = synth
         self.kind = kind
@@ -278,7 +280,7 @@ def _pick_photos(rows: list[dict], n: int | None, rng: np.random.Generator) -> l
 
 def _pick_donor(target, pool: list[dict], rng: np.random.Generator) -> dict | None:
     """A donor of another identity with a similar head pose and face size."""
-    from .data import synth
+    from dfd.data import synth
 
     others = [p for p in pool if p["group"] != target["group"]]
     if not others:
@@ -309,8 +311,8 @@ def build_video_dataset(
     everything."""
     from tqdm.auto import tqdm
 
-    from .paths import cache_dir, data_dir
-    from .video import write_video
+    from dfd.paths import cache_dir, data_dir
+    from dfd.io.video_write import write_video
 
     params = params or VideoBuildParams()
     source_root = Path(source_root) if source_root else data_dir("dfd-default") / "source"
@@ -430,7 +432,7 @@ def build_video_dataset(
             group, path, start, vf = window
             split = video_split[group]
             faces = [vf["faces"][i] for i in range(start, start + params.clip_frames)]
-            from .data.faces import Face
+            from dfd.faces.stage import Face
 
             faces = [Face.from_dict(f) for f in faces]
             centers = np.array([[f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2] for f in faces])
@@ -480,7 +482,7 @@ def build_video_dataset(
 
 
 def _read_range(path: Path, start: int, n: int) -> list[np.ndarray]:
-    from .video import DEFAULT_LIMITS, _Reader
+    from dfd.io.video import DEFAULT_LIMITS, _Reader
 
     reader = _Reader(path, DEFAULT_LIMITS, 0.0)
     out = []
@@ -532,7 +534,7 @@ def clip_items(dataset: str, root: str | os.PathLike | None = None, seed: int = 
         csv_path = next((c for c in candidates if c.exists()), None)
         if csv_path is None:
             raise DfdError("dfd-default has no video clips yet — build them with "
-                           "dfd.video_data.build_video_dataset() (notebook 06 does)")
+                           "dfd.data.video_dataset.build_video_dataset() (notebook 06 does)")
         items = []
         for row in _read_manifest(csv_path):
             items.append(MediaItem(str((csv_path.parent / row["path"]).resolve()), int(row["label"]), row["group"],

@@ -20,8 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, roc_curve
 
-from . import LABEL_NAMES
-from .metrics import N_BINS, check_scores, confusion, reliability_curve, roc_auc
+from dfd import LABEL_NAMES
+from dfd.evaluation.metrics import N_BINS, check_scores, confusion, reliability_curve, roc_auc
 
 PathLike = str | os.PathLike
 

@@ -79,7 +79,7 @@ def _require_both_classes(y: np.ndarray, metric: str) -> None:
 
 def _skm():
     """scikit-learn's metrics, imported on first use rather than with this module: the
-    inference engine imports dfd.metrics (score checks) but never computes a metric, and
+    inference engine imports dfd.evaluation.metrics (score checks) but never computes a metric, and
     scikit-learn would add ~1 s to the desktop app's start-up."""
     from sklearn import metrics
 

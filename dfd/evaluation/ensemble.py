@@ -14,7 +14,6 @@ column per member in a fixed member order; ``y`` holds 0 = real, 1 = fake.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,8 +27,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from scipy.special import expit, logit
 
-from .errors import DfdError
-from .metrics import check_scores, equal_error_rate, log_loss
+from dfd.errors import DfdError
+from dfd.io.hashing import sha256_file
+from dfd.evaluation.metrics import check_scores, equal_error_rate, log_loss
 
 # float32 sigmoid outputs saturate at exactly 0.0/1.0; clipping keeps logits finite (±13.8).
 EPS = 1e-6
@@ -526,11 +526,6 @@ def choose_operating_point(
 
 
 # --------------------------------------------------------------------------- bundle
-def sha256_file(path: str | os.PathLike) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _safe_relative(file: str) -> str:
     """Member files must live inside the bundle folder: no absolute paths, no '..'."""
     if not isinstance(file, str) or not file or "\\" in file:

@@ -4,15 +4,14 @@ degradations (JPEG, blur, down-scaling, noise)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from .data.prepare import load_manifest
-from .paths import data_dir, models_dir
-from .pipeline import load_images
+from dfd.data.prepare import load_manifest
+from dfd.paths import data_dir, models_dir
+from dfd.training.input_pipeline import load_images
 
 IMAGE_MODELS = ("cnn", "cnn_lstm", "resnext")
 
@@ -20,7 +19,7 @@ IMAGE_MODELS = ("cnn", "cnn_lstm", "resnext")
 def member_predictions(dataset: str, members=IMAGE_MODELS) -> pd.DataFrame:
     """Validation and test predictions of every trained member, one column each, joined on
     the crop path (all members score exactly the same rows)."""
-    from .train import load_predictions
+    from dfd.training.train import load_predictions
 
     table = None
     for name in members:
@@ -38,7 +37,7 @@ def available_members(dataset: str, members=IMAGE_MODELS) -> list[str]:
 
 def load_members(dataset: str, members=IMAGE_MODELS) -> dict[str, tuple[object, int]]:
     """name -> (keras model, input size) for the trained members of ``dataset``."""
-    from .models import load_model
+    from dfd.models import load_model
 
     out = {}
     for name in members:
@@ -111,7 +110,7 @@ def corrupt(images: np.ndarray, kind: str, level, seed: int = 0) -> np.ndarray:
 
 def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
     """AUC of every member (and of ``combine(P) -> p``, the ensemble) under each corruption."""
-    from .metrics import roc_auc
+    from dfd.evaluation.metrics import roc_auc
 
     rows = []
     settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
@@ -140,8 +139,8 @@ def trained_datasets() -> list[str]:
 def cross_dataset_matrix(seed: int = 0) -> pd.DataFrame:
     """Rows: the dataset the ensemble was trained on; columns: the test split it is scored
     on; cells: ROC-AUC of that dataset's saved bundle (calibrated ensemble)."""
-    from .ensemble import EnsembleBundle
-    from .metrics import roc_auc
+    from dfd.evaluation.ensemble import EnsembleBundle
+    from dfd.evaluation.metrics import roc_auc
 
     rows = []
     for train_ds in trained_datasets():
@@ -170,8 +169,8 @@ class EnsembleStudy:
 
     def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
                  n_boot: int = 1000, seed: int = 0):
-        from .ensemble import assert_no_leakage, choose_best, choose_operating_point, fit_ensembles
-        from .metrics import compute_metrics, ece_if_calibrated
+        from dfd.evaluation.ensemble import assert_no_leakage, choose_best, choose_operating_point, fit_ensembles
+        from dfd.evaluation.metrics import compute_metrics, ece_if_calibrated
 
         self.dataset = dataset
         self.members = [m for m in members if m in available_members(dataset, members)]
@@ -215,12 +214,12 @@ class EnsembleStudy:
         return max(self.members, key=lambda m: self.metrics[f"{m} (raw)"]["roc_auc"]["value"] or 0)
 
     def save_bundle(self):
-        from .ensemble import EnsembleBundle, MemberEntry
+        from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry
 
         folder = models_dir(self.dataset)
         members = []
         for m in self.members:
-            from .models import read_card
+            from dfd.models import read_card
 
             card = read_card(folder / f"{m}.h5")
             members.append(MemberEntry.from_file(folder, m, f"{m}.h5", int(card["input_size"])))

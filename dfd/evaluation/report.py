@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import data_dir, reports_dir
+from dfd.paths import data_dir, reports_dir
 
 
 def is_smoke(value) -> bool:
@@ -26,8 +26,8 @@ def resolve_data_root(dataset: str, data_root: str | os.PathLike | None, smoke: 
         return Path(data_root)
     if dataset != "dfd-default":
         raise ValueError(f"dataset {dataset!r} needs data_root (the folder you downloaded)")
-    from .data.default_dataset import BuildParams, build_default_dataset
-    from .paths import cache_dir
+    from dfd.data.default_dataset import BuildParams, build_default_dataset
+    from dfd.paths import cache_dir
 
     out = data_dir("dfd-default") / "source"
     build_default_dataset(out, cache_dir(), BuildParams(seed=seed, limit=60 if smoke else None), progress=False)
@@ -81,7 +81,7 @@ def crop_grid(manifest, n_per_class: int = 8, seed: int = 0, title: str = ""):
     """A figure with a row of real and rows of fake crops (one row per manipulation method)."""
     import matplotlib.pyplot as plt
 
-    from .imaging import load_image
+    from dfd.io.images import load_image
 
     rng = np.random.default_rng(seed)
     rows = [("real", manifest[manifest.label == 0])]
@@ -148,7 +148,7 @@ def markdown_table(rows: list[dict]) -> str:
 def write_results_md(dataset: str) -> Path:
     """``reports/<dataset>/results.md``: every table of the study, from metrics.json."""
     m = read_metrics(dataset)
-    parts = [f"# Results: {dataset}", "", "Generated from `metrics.json` by `dfd.report.write_results_md`; "
+    parts = [f"# Results: {dataset}", "", "Generated from `metrics.json` by `dfd.evaluation.report.write_results_md`; "
              "do not edit by hand.", ""]
     data = m.get("data")
     if data:

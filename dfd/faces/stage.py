@@ -17,8 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BadInputError
-from ..imaging import load_image, save_png, sha256_file
+from dfd.errors import BadInputError
+from dfd.io.images import load_image, save_png
+from dfd.io.hashing import sha256_file
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 

@@ -1,0 +1,44 @@
+"""One clip score from per-frame P(fake): mean, median, top-k mean, confident frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+AGGREGATIONS = ("mean", "median", "topk", "confident")
+_ALIASES = {"top-k": "topk", "top_k": "topk", "topk_mean": "topk", "confident_frames": "confident", "conf": "confident"}
+
+
+def aggregate(scores, method: str = "mean", k: int | float = 0.25, margin: float = 0.3) -> float:
+    """One clip score from per-frame P(fake).
+
+    * ``mean``, ``median``;
+    * ``topk``: mean of the ``k`` highest scores (``k`` < 1 is a fraction of the frames,
+      rounded up; a few manipulated frames are enough to call a clip fake);
+    * ``confident``: mean of the frames the model is sure about, ``|p - 0.5| > margin``,
+      falling back to the mean when there is none.
+
+    Empty scores raise ValueError: with no face there is no score to give."""
+    p = np.asarray(list(scores) if not isinstance(scores, np.ndarray) else scores, dtype=np.float64).reshape(-1)
+    if p.size == 0:
+        raise ValueError("no frame scores to aggregate (no face found?)")
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ValueError("frame scores must be probabilities in [0, 1]")
+    method = _ALIASES.get(method, method)
+    if method == "mean":
+        return float(p.mean())
+    if method == "median":
+        return float(np.median(p))
+    if method == "topk":
+        kk = int(math.ceil(k * p.size)) if 0 < k < 1 else int(k)
+        if kk < 1:
+            raise ValueError(f"k must be >= 1 frame or a fraction in (0, 1), got {k!r}")
+        return float(np.sort(p)[::-1][: min(kk, p.size)].mean())
+    if method == "confident":
+        if not 0 <= margin < 0.5:
+            raise ValueError(f"margin must be in [0, 0.5), got {margin!r}")
+        sure = p[np.abs(p - 0.5) > margin]
+        return float(sure.mean() if sure.size else p.mean())
+    raise ValueError(f"unknown aggregation {method!r}; choose from {', '.join(AGGREGATIONS)}")

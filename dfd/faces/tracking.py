@@ -1,0 +1,269 @@
+"""Faces over video frames: batched detection on sampled frames and IoU tracking, one track per person.
+
+:func:`track_faces` detects faces on the sampled frames (one batched MTCNN call for a
+:class:`~dfd.faces.stage.FaceDetector`) and links them by IoU into :class:`Track` s, one per
+person. The result also counts frames without a face; no face at all gives an empty list
+(``.no_face`` is True), never a guess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from dfd.io.video import Frame
+
+
+def video_detector(max_side: int = 320, min_face_size: int = 20, min_confidence: float = 0.9):
+    """A :class:`VideoFaceDetector`: detection on a copy at most ``max_side`` px (faces in
+    video usually fill a good part of the frame; boxes and landmarks are scaled back), where
+    ``min_face_size`` counts pixels of that copy, so the MTCNN pyramid never up-samples."""
+    return _video_detector_class()(min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
+
+
+_VIDEO_DETECTOR_CLASS = None
+
+
+def _video_detector_class():
+    global _VIDEO_DETECTOR_CLASS
+    if _VIDEO_DETECTOR_CLASS is None:
+        from dfd.faces.stage import FaceDetector
+
+        class VideoFaceDetector(FaceDetector):
+            """FaceDetector whose ``min_face_size`` is measured on the downscaled detection
+            image (at most ``max_side`` px), for speed on video frames."""
+
+            def detect(self, rgb: np.ndarray) -> list:
+                return detect_faces_batch([rgb], self)[0]
+
+        _VIDEO_DETECTOR_CLASS = VideoFaceDetector
+    return _VIDEO_DETECTOR_CLASS
+
+
+def _mtcnn_min_face(detector, scale: float) -> int:
+    # mtcnn 1.0 finds nothing at all once min_face_size reaches 24: stay below it
+    if _VIDEO_DETECTOR_CLASS is not None and isinstance(detector, _VIDEO_DETECTOR_CLASS):
+        return int(min(22, max(8, detector.min_face_size)))
+    return int(min(22, max(8, round(detector.min_face_size * scale))))
+
+
+def detect_faces_batch(images: Sequence[np.ndarray], detector, batch_size: int = 32) -> list[list]:
+    """Faces in each image. A :class:`~dfd.faces.stage.FaceDetector` on same-sized frames runs
+    MTCNN once per batch (several times faster than one call per frame on CPU, with the
+    detector's own size cap, confidence threshold and landmark order); any other object
+    with ``detect(rgb) -> list[Face]`` is called per image."""
+    from dfd.faces.stage import FaceDetector, faces_from_mtcnn
+
+    images = list(images)
+    if not images:
+        return []
+    same = len({im.shape for im in images}) == 1
+    if not (isinstance(detector, FaceDetector) and same and hasattr(detector, "_model")):
+        return [list(detector.detect(im)) for im in images]
+    h, w = images[0].shape[:2]
+    if min(h, w) < 12:
+        return [[] for _ in images]
+    scale = min(1.0, detector.max_side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    out: list[list] = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        small = [np.ascontiguousarray(cv2.resize(im, size, interpolation=cv2.INTER_AREA) if scale < 1 else im)
+                 for im in chunk]
+        with detector._lock:
+            raw = detector._model().detect_faces(small, min_face_size=_mtcnn_min_face(detector, scale))
+        if len(chunk) == 1 and raw and isinstance(raw[0], dict):  # mtcnn unwraps 1-image results sometimes
+            raw = [raw]
+        if len(raw) != len(chunk):
+            raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]
+        out.extend(faces_from_mtcnn(r, scale, detector.min_confidence) for r in raw)
+    return out
+
+
+def box_iou(a, b) -> float:
+    """IoU of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Detection:
+    position: int  # position in the sampled frame list
+    index: int  # frame index in the video
+    time_s: float
+    face: object  # dfd.faces.stage.Face
+
+
+@dataclass
+class Track:
+    """One person followed over the sampled frames."""
+
+    track_id: int
+    detections: list[Detection] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.detections)
+
+    @property
+    def positions(self) -> list[int]:
+        return [d.position for d in self.detections]
+
+    @property
+    def indices(self) -> list[int]:
+        return [d.index for d in self.detections]
+
+    @property
+    def mean_score(self) -> float:
+        return float(np.mean([d.face.score for d in self.detections])) if self.detections else 0.0
+
+    @property
+    def mean_area(self) -> float:
+        return float(np.mean([d.face.area for d in self.detections])) if self.detections else 0.0
+
+    def at(self, position: int) -> Detection | None:
+        for d in self.detections:
+            if d.position == position:
+                return d
+        return None
+
+    def predicted_box(self, position: int) -> tuple:
+        """The box expected at ``position``: the last one moved on at the recent velocity."""
+        last = self.detections[-1]
+        box = np.asarray(last.face.box, dtype=float)
+        if len(self.detections) >= 2:
+            prev = self.detections[-2]
+            step = last.position - prev.position
+            if step > 0:
+                vel = (box - np.asarray(prev.face.box, dtype=float)) / step
+                box = box + vel * (position - last.position)
+        return tuple(box)
+
+    def landmarks_at(self, position: int) -> np.ndarray:
+        """Landmarks at ``position``: detected, else interpolated between the neighbouring
+        detections, else those of the nearest one (before the first / after the last)."""
+        pos = np.array(self.positions)
+        pts = np.stack([np.asarray(d.face.landmarks, float) for d in self.detections])
+        if position <= pos[0]:
+            return pts[0].copy()
+        if position >= pos[-1]:
+            return pts[-1].copy()
+        j = int(np.searchsorted(pos, position))
+        if pos[j] == position:
+            return pts[j].copy()
+        w = (position - pos[j - 1]) / (pos[j] - pos[j - 1])
+        return (1 - w) * pts[j - 1] + w * pts[j]
+
+    def to_dict(self) -> dict:
+        return {"track_id": self.track_id, "length": len(self), "indices": self.indices,
+                "mean_score": round(self.mean_score, 4), "mean_area": round(self.mean_area, 1)}
+
+
+class Tracks(list):
+    """``list[Track]`` (longest, most prominent first) plus the frame counts of the run."""
+
+    def __init__(self, tracks: Iterable[Track] = (), n_frames: int = 0, frames_without_face: int = 0,
+                 frame_shape: tuple = ()):
+        super().__init__(tracks)
+        self.n_frames = int(n_frames)
+        self.frames_without_face = int(frames_without_face)
+        self.frame_shape = tuple(frame_shape)
+
+    @property
+    def frames_with_face(self) -> int:
+        return self.n_frames - self.frames_without_face
+
+    @property
+    def no_face(self) -> bool:
+        """True when no sampled frame had a face: say "no face found", never real/fake."""
+        return len(self) == 0
+
+    def main(self) -> Track | None:
+        """The track a person would call "the" face: seen often, large, confident, central."""
+        if not self:
+            return None
+        h, w = self.frame_shape[:2] if self.frame_shape else (1, 1)
+        diag = float(np.hypot(w, h)) or 1.0
+
+        def weight(track: Track) -> float:
+            total = 0.0
+            for d in track.detections:
+                x, y, bw, bh = d.face.box
+                off = np.hypot(x + bw / 2 - w / 2, y + bh / 2 - h / 2) / diag if self.frame_shape else 0.0
+                total += d.face.area * d.face.score * (1.0 - 0.5 * off)
+            return total
+
+        return max(self, key=weight)
+
+    def summary(self) -> dict:
+        return {"frames": self.n_frames, "frames_with_face": self.frames_with_face,
+                "frames_without_face": self.frames_without_face, "tracks": len(self),
+                "no_face": self.no_face}
+
+
+def _as_frames(frames) -> list[Frame]:
+    out = []
+    for pos, fr in enumerate(frames):
+        if isinstance(fr, Frame):
+            out.append(fr)
+        elif isinstance(fr, np.ndarray):
+            out.append(Frame(pos, float(pos), fr))
+        elif len(fr) == 3:
+            out.append(Frame(int(fr[0]), float(fr[1]), fr[2]))
+        elif len(fr) == 2:
+            out.append(Frame(int(fr[0]), float(fr[0]), fr[1]))
+        else:
+            raise TypeError("frames must be Frame, (index, time_s, rgb), (index, rgb) or RGB arrays")
+    return out
+
+
+def track_faces(frames, detector, iou_threshold: float = 0.3, max_gap: int | None = None,
+                faces: list[list] | None = None) -> Tracks:
+    """Detect faces on the sampled ``frames`` and link them into one :class:`Track` per person.
+
+    Each frame's faces are matched to the open tracks by IoU with the box each track is
+    expected at (its last box moved on at its recent velocity — or the last box itself,
+    whichever overlaps more) with an optimal one-to-one assignment; a pair needs IoU >=
+    ``iou_threshold``; an unmatched face starts a new track. A track not seen for more than
+    ``max_gap`` sampled frames (default: never closed) is closed. Frames without a face are
+    skipped and counted. ``faces`` (one list per frame) skips detection, e.g. when cached."""
+    from scipy.optimize import linear_sum_assignment
+
+    frames = _as_frames(frames)
+    if faces is None:
+        faces = detect_faces_batch([f.rgb for f in frames], detector)
+    if len(faces) != len(frames):
+        raise ValueError(f"got {len(faces)} face lists for {len(frames)} frames")
+    tracks: list[Track] = []
+    without = 0
+    for pos, (frame, found) in enumerate(zip(frames, faces)):
+        if not found:
+            without += 1
+            continue
+        open_tracks = [t for t in tracks if max_gap is None or pos - t.detections[-1].position <= max_gap + 1]
+        matched: set[int] = set()
+        if open_tracks:
+            iou = np.zeros((len(open_tracks), len(found)))
+            for i, t in enumerate(open_tracks):
+                last, pred = t.detections[-1].face.box, t.predicted_box(pos)
+                for j, face in enumerate(found):
+                    iou[i, j] = max(box_iou(last, face.box), box_iou(pred, face.box))
+            rows, cols = linear_sum_assignment(-iou)
+            for i, j in zip(rows, cols):
+                if iou[i, j] >= iou_threshold:
+                    open_tracks[i].detections.append(Detection(pos, frame.index, frame.time_s, found[j]))
+                    matched.add(j)
+        for j, face in enumerate(found):
+            if j not in matched:
+                tracks.append(Track(len(tracks), [Detection(pos, frame.index, frame.time_s, face)]))
+    shape = frames[0].rgb.shape if frames else ()
+    result = Tracks(tracks, len(frames), without, shape)
+    main = result.main()
+    result.sort(key=lambda t: (t is not main, -len(t), -t.mean_area))
+    return result

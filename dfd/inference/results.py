@@ -1,0 +1,90 @@
+"""What an analysis returns: per-face, per-frame and per-file results (JSON-able)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+VERDICTS = ("real", "fake", "uncertain", "no_face", "error")
+
+
+@dataclass
+class FaceResult:
+    box: tuple[float, float, float, float]  # x, y, w, h in the analysed image/frame
+    score: float  # detector confidence
+    p_fake: float  # calibrated ensemble probability
+    member_scores: dict[str, float]  # per-model calibrated probabilities
+    crop: np.ndarray | None  # aligned uint8 RGB crop that was scored
+    heatmaps: dict[str, np.ndarray]  # per-model Grad-CAM, float32 HxW in [0,1], crop coordinates
+    frame_index: int | None = None
+    track_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "score": round(float(self.score), 4),
+            "p_fake": _r(self.p_fake),
+            "member_scores": {k: _r(v) for k, v in self.member_scores.items()},
+            "frame_index": self.frame_index,
+            "track_id": self.track_id,
+        }
+
+
+@dataclass
+class FrameScore:
+    index: int
+    time_s: float
+    p_fake: float | None
+    n_faces: int
+
+
+@dataclass
+class AnalysisResult:
+    path: str
+    kind: str | None  # "image" | "video" | None
+    verdict: str  # "real" | "fake" | "uncertain" | "no_face" | "error"
+    p_fake: float | None
+    member_scores: dict[str, float]
+    faces: list[FaceResult]
+    frames: list[FrameScore]  # video only
+    suspicious_frames: list[int]  # video: frame indices, most suspicious first
+    timings: dict[str, float]  # seconds per stage: decode, faces, models, explain, total
+    models: list[str]  # ids of models used, "name@sha256[:12]"
+    threshold: float
+    uncertain_band: tuple[float, float]
+    error: str | None = None
+    image_size: tuple[int, int] | None = None  # (w, h) of the analysed image / video frames
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (no arrays: crops and heatmaps stay on the object)."""
+        return {
+            "path": display_path(self.path),
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "p_fake": _r(self.p_fake),
+            "member_scores": {k: _r(v) for k, v in self.member_scores.items()},
+            "faces": [f.to_dict() for f in self.faces],
+            "frames": [
+                {"index": f.index, "time_s": round(f.time_s, 3), "p_fake": _r(f.p_fake), "n_faces": f.n_faces}
+                for f in self.frames
+            ],
+            "suspicious_frames": list(self.suspicious_frames),
+            "error": self.error,
+            "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "models": list(self.models),
+            "threshold": _r(self.threshold),
+            "uncertain_band": [_r(v) for v in self.uncertain_band],
+            "image_size": list(self.image_size) if self.image_size else None,
+        }
+
+
+def _r(v, nd: int = 6):
+    return None if v is None else round(float(v), nd)
+
+
+def display_path(path) -> str:
+    """``path`` as printable text: undecodable bytes of a non-UTF-8 name become ``\\xNN``."""
+    text = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
