@@ -12,6 +12,9 @@ endif
 SEED     ?= 0
 SMOKE    ?= 0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# notebook 07 evaluates a trained bundle on an external folder: `make evaluate-external`, never `make reproduce`
+EXTERNAL_NOTEBOOK := notebooks/07_external_evaluation.ipynb
+NOTEBOOKS := $(filter-out $(EXTERNAL_NOTEBOOK),$(NOTEBOOKS))
 REPORTS  := reports/$(DATASET)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
@@ -53,13 +56,28 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 evaluate:  ## re-run notebook 05 only on the trained models, e.g. to refresh the cross-dataset matrix once both datasets are trained
 	@$(MAKE) --no-print-directory reproduce NOTEBOOKS=notebooks/05_ensemble_and_calibration.ipynb
 
+.PHONY: evaluate-external
+evaluate-external: venv  ## notebook 07 only: the bundle over a labelled folder: make evaluate-external EXTERNAL=dir [MODELS=dir] [NAME=name]
+	@test -n "$(EXTERNAL)" || { echo "EXTERNAL=<labelled folder of images and videos> is required"; exit 2; }
+	@test -d "$(EXTERNAL)" || { echo "EXTERNAL=$(EXTERNAL) is not a folder"; exit 2; }
+	@name="$(or $(NAME),$(notdir $(abspath $(EXTERNAL))))"; mkdir -p "$(REPORTS)/external/$$name" && \
+	  echo "== $(EXTERNAL_NOTEBOOK) ($(DATASET), $$name)" && \
+	  $(PY) -m papermill --log-level WARNING -k python3 $(EXTERNAL_NOTEBOOK) "$(REPORTS)/external/$$name/notebook.ipynb" \
+	    -p dataset $(DATASET) -p external "$(abspath $(EXTERNAL))" -p models "$(if $(MODELS),$(abspath $(MODELS)))" \
+	    -p name "$$name" -p seed $(SEED) -p smoke $(SMOKE)
+	$(PY) scripts/update_readme.py --external-only
+
+notebooks: venv  ## write notebooks/NN_*.ipynb from notebooks/sources/ (make test checks they match)
+	$(PY) scripts/build_notebooks.py
+
 readme: venv  ## regenerate the README's results table from reports/*/metrics.json
 	$(PY) scripts/update_readme.py
 
 test: venv  ## unit tests + notebooks in smoke mode (nbval)
 	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
-gui: venv  ## start the desktop app
+gui: venv  ## start the desktop app (first checks the system libraries Qt needs, naming any missing)
+	@$(PY) -m gui --check-platform
 	$(PY) -m gui
 
 bench: venv  ## inference benchmarks (latency, throughput, memory; video end to end)
@@ -74,7 +92,7 @@ bench-video: venv  ## 32 frames of a 10 s 720p H.264 clip, end to end
 bench-gui: venv  ## desktop app start-up to ready
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/bench_gui.py
 
-screenshot: venv  ## README screenshot of the app with a real result (offscreen)
+screenshot: venv  ## README screenshot of the app with a real result (offscreen; python -m gui --screenshot)
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot.py
 
 clean:  ## remove built data, models and reports (keeps the download cache and .venv)

@@ -5,7 +5,8 @@
     python -m dfd info models/dfd-default
 
 Everything runs offline. TensorFlow is imported only when a scan starts, so ``--help`` and
-``info`` answer at once.
+``info`` answer at once; its start-up notices and Python-side warnings are silenced
+(:func:`quiet_tensorflow_logs`), so stderr holds the progress bar and dfd's own messages.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,7 +29,8 @@ exit codes:
   2  usage error, no image/video files found, or the models are missing or refused
      (tampered file, unsafe Lambda layer, ...)
   3  some files could not be analysed (unreadable, corrupt, over a limit, ...) and none
-     of the others is fake or uncertain
+     of the others is fake or uncertain; files a folder scan skips as hidden or of an
+     unsupported type do not count
 """
 
 SCAN_EPILOG = """\
@@ -37,7 +38,10 @@ output:
   default / --json: one JSON object per file per line on stdout: path, kind, verdict
   (real | fake | uncertain | no_face | error), p_fake (calibrated probability that the
   file is fake), member_scores (per model), faces, frames (videos), error, timings.
-  --csv: one row per file with the same headline fields. A progress bar goes to stderr.
+  Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a
+  regular file) follow as records with verdict "skipped" and the "reason".
+  --csv: one row per file with the same headline fields (a skipped file's reason in
+  "error"). A progress bar goes to stderr, then the list of skipped files.
 
 """ + EXIT_CODES_HELP
 
@@ -80,8 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_keras() -> None:
+    """No Keras progress bars or summaries on stdout (which holds the JSON / CSV)."""
+    import keras
+
+    keras.config.disable_interactive_logging()
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+    from dfd.inference.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "scan":
@@ -92,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-# --------------------------------------------------------------------------- scan
 CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds"]
+# skipped media files that count as "could not be analysed" for the exit code (as before,
+# when they were analysed and gave an error); hidden files and other types do not
+SKIPS_THAT_ARE_ERRORS = {"too large", "unreadable", "not a regular file"}
 
 
 def _scan(args, parser) -> int:
@@ -102,11 +117,14 @@ def _scan(args, parser) -> int:
     if any(not str(p).strip() for p in args.paths):
         # Path("") is the current folder: an unset shell variable must not scan everything here
         parser.error("an empty path was given (an unset shell variable?)")
-    from dfd.inference import default_models_dir, iter_media
+    from dfd.inference import Limits, default_models_dir, scan_paths
 
-    files = iter_media(args.paths)
+    _quiet_keras()
+    found = scan_paths(args.paths, max_bytes=Limits().max_bytes)  # the detector's default limit
+    files = found.files
     if not files:
         print("dfd: no image or video files found in " + ", ".join(args.paths), file=sys.stderr)
+        _report_skipped(found.skipped)
         return EXIT_USAGE
     models = Path(args.models) if args.models else default_models_dir()
     if not (models / "bundle.json").is_file():
@@ -145,24 +163,56 @@ def _scan(args, parser) -> int:
             flagged += 1
         elif result.verdict == "error":
             errors += 1
-        if writer is not None:
-            d = result.to_dict()
-            row = {"path": d["path"], "kind": d["kind"], "verdict": d["verdict"], "p_fake": d["p_fake"],
-                   "n_faces": len(d["faces"]), "error": d["error"], "seconds": d["timings"].get("total")}
-            row.update({f"p_{n}": d["member_scores"].get(n) for n in member_names})
-            writer.writerow(row)
-        else:
-            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+        _write_record(result.to_dict(), writer, member_names)
         if explain_dir is not None:
             _write_explanations(explain_dir, i, result)
         bar.set_postfix_str(f"fake/uncertain {flagged}, errors {errors}", refresh=False)
     bar.close()
+    for skipped in found.skipped:  # after the analysed files, so their records keep their lines
+        _write_record(_skipped_record(skipped, detector), writer, member_names)
+        errors += skipped.reason in SKIPS_THAT_ARE_ERRORS
+    _report_skipped(found.skipped)
     if flagged:
         return EXIT_FLAGGED
     if errors:
         return EXIT_FILE_ERRORS
     return EXIT_OK
+
+
+def _write_record(d: dict, writer, member_names) -> None:
+    if writer is not None:
+        row = {"path": d["path"], "kind": d["kind"], "verdict": d["verdict"], "p_fake": d["p_fake"],
+               "n_faces": len(d["faces"]), "error": d["error"] or d.get("reason"),
+               "seconds": d["timings"].get("total")}
+        row.update({f"p_{n}": d["member_scores"].get(n) for n in member_names})
+        writer.writerow(row)
+    else:
+        sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _skipped_record(skipped, detector) -> dict:
+    """A skipped file as a result record: every key of an analysed file's record (so JSON
+    consumers that read them keep working), verdict "skipped" and the reason."""
+    from dfd.inference import AnalysisResult
+    from dfd.io.images import media_kind
+
+    result = AnalysisResult(
+        path=str(skipped.path), kind=media_kind(skipped.path), verdict="skipped", p_fake=None, member_scores={},
+        faces=[], frames=[], suspicious_frames=[], timings={"total": 0.0}, models=list(detector.model_ids),
+        threshold=detector.bundle.threshold, uncertain_band=tuple(detector.bundle.uncertain_band),
+    )
+    return {**result.to_dict(), "reason": skipped.reason}
+
+
+def _report_skipped(skipped) -> None:
+    """The human-readable list of what a folder scan left out, on stderr."""
+    if not skipped:
+        return
+    print(f"dfd: {len(skipped)} skipped, not analysed:", file=sys.stderr)
+    for s in skipped:
+        d = s.to_dict()
+        print(f"  skipped ({d['reason']}): {d['path']}", file=sys.stderr)
 
 
 def _safe_stem(path: str) -> str:
@@ -189,7 +239,6 @@ def _write_explanations(folder: Path, i: int, result) -> None:
             save_png(folder / f"{tag}_{name}.png", overlay(face.crop, heat))
 
 
-# --------------------------------------------------------------------------- info
 def _info(args) -> int:
     from dfd.errors import DfdError
 
@@ -213,15 +262,15 @@ def _info(args) -> int:
 
 
 def _bundle_info(folder: Path) -> dict:
-    from dfd.evaluation.ensemble import EnsembleBundle
+    from dfd.evaluation.bundle import EnsembleBundle
     from dfd.errors import DfdError
-    from dfd.inference.engine import _summarise_indices
+    from dfd.inference import bundle_summary
     from dfd.models.card import read_card
 
     if not (folder / "bundle.json").is_file():
         raise DfdError(f"no bundle.json in {folder} — run `make reproduce` first to train the models")
     bundle = EnsembleBundle.load(folder, verify=False)
-    payload = _summarise_indices(bundle.to_dict())
+    payload = bundle_summary(bundle)
     try:
         bundle.verify_members(folder)
         payload["verified"], payload["verification"] = True, "every member file matches its SHA-256"

@@ -51,11 +51,19 @@ class _DeclineImports:
         return None
 
 
+def quiet_tensorflow() -> None:
+    """TensorFlow's notices out of the app's output (the engine's rule; before TF is imported)."""
+    from dfd.inference.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
+
+
 def import_keras_lean() -> None:
     """Import Keras (and TensorFlow under it) without its optional scikit-learn and
     matplotlib integrations. A no-op if Keras is already imported."""
     import sys
 
+    quiet_tensorflow()
     if "keras" in sys.modules:
         return
     already = [n for n in KERAS_OPTIONAL_IMPORTS if n in sys.modules]
@@ -79,8 +87,9 @@ def start_preload() -> None:
     def _import() -> None:
         try:
             import_keras_lean()
-            import dfd.inference.engine  # noqa: F401
-            import dfd.models  # noqa: F401  (Keras + the registered layers)
+            from dfd.inference import preload_model_code
+
+            preload_model_code()
         except Exception:  # the loader reports any real problem in plain words
             pass
 
@@ -105,15 +114,12 @@ def resolve_default_models_dir() -> Path:
     return Path(api_default())
 
 
-def face_verdict(p, threshold: float, band) -> str:
-    """One face's verdict from its calibrated P(fake), the bundle's threshold and uncertain
-    band (the rule :meth:`dfd.evaluation.ensemble.EnsembleBundle.verdict` applies to a file)."""
-    if p is None:
-        return "no_face"
-    lo, hi = band
-    if lo <= p <= hi:
-        return "uncertain"
-    return "fake" if p >= threshold else "real"
+def missing_models_message(folder: Path) -> str:
+    """What a script says when ``folder`` holds no ``bundle.json`` ('' when it does)."""
+    if (Path(folder) / BUNDLE_FILE).is_file():
+        return ""
+    return (f"No trained models in {folder} ({BUNDLE_FILE} is missing).\n"
+            f"{MAKE_HINT.rstrip('.')}, or pass --models DIR.")
 
 
 def plain_error(exc: BaseException) -> str:
@@ -132,7 +138,8 @@ def plain_error(exc: BaseException) -> str:
         return f"File not found: {exc.filename or text}"
     if isinstance(exc, PermissionError):
         return f"Permission denied: {exc.filename or text}"
-    return f"Unexpected problem ({type(exc).__name__}): {text}" if text else f"Unexpected problem ({type(exc).__name__})"
+    what = f"Unexpected problem ({type(exc).__name__})"
+    return f"{what}: {text}" if text else what
 
 
 def load_detector(models_dir: str | os.PathLike | None) -> LoadOutcome:
@@ -141,6 +148,7 @@ def load_detector(models_dir: str | os.PathLike | None) -> LoadOutcome:
 
     t0 = time.perf_counter()
     folder: Path | None = None
+    quiet_tensorflow()
     try:
         folder = Path(models_dir) if models_dir else resolve_default_models_dir()
         folder = folder.expanduser()
@@ -162,30 +170,39 @@ def load_detector(models_dir: str | os.PathLike | None) -> LoadOutcome:
         return LoadOutcome(folder, message=message, missing=missing, seconds=time.perf_counter() - t0)
 
 
-def expand_paths(paths) -> tuple[list[Path], list[str]]:
-    """Files as given (the detector explains any it cannot read); folders expanded
-    recursively to their images and videos with :func:`dfd.inference.iter_media`.
-    Returns ``(files, problems)``; problems are plain sentences (e.g. a missing path)."""
-    files: list[Path] = []
-    problems: list[str] = []
-    folders: list[Path] = []
+@dataclass
+class Expansion:
+    """What opening some paths gave: the files to queue, the files a folder walk left out
+    (:class:`dfd.inference.SkippedFile`: path and reason) and problems in plain sentences
+    (a missing path, an empty folder)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def expand_paths(paths, max_bytes: int | None = None) -> Expansion:
+    """Files as given (the detector explains any it cannot read); folders walked by
+    :func:`dfd.inference.scan_paths`, which also names every file it leaves out and why
+    (with ``max_bytes``, files over that size too)."""
+    out = Expansion()
     for p in paths:
         path = Path(p).expanduser()
-        if path.is_dir():
-            folders.append(path)
-        elif path.exists():
-            files.append(path)
-        else:
-            problems.append(f"{path} does not exist")
-    for folder in folders:
-        try:
-            from dfd.inference import iter_media
-
-            found = [Path(f) for f in iter_media([folder])]
-        except Exception as exc:
-            problems.append(f"Could not read the folder {folder}: {plain_error(exc)}")
+        if not path.is_dir():
+            if path.exists():
+                out.files.append(path)
+            else:
+                out.problems.append(f"{path} does not exist")
             continue
-        if not found:
-            problems.append(f"No images or videos in {folder}")
-        files.extend(found)
-    return files, problems
+        try:
+            from dfd.inference import scan_paths
+
+            scan = scan_paths([path], max_bytes=max_bytes)
+        except Exception as exc:
+            out.problems.append(f"Could not read the folder {path}: {plain_error(exc)}")
+            continue
+        if not scan.files:
+            out.problems.append(f"No images or videos in {path}")
+        out.files.extend(Path(f) for f in scan.files)
+        out.skipped.extend(scan.skipped)
+    return out

@@ -9,6 +9,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme
+from .builders import antialiased_painter
 
 
 @dataclass
@@ -84,8 +85,7 @@ class ImageCanvas(QWidget):
     # -- painting
     def paintEvent(self, _event) -> None:
         pal = self.palette()
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p = antialiased_painter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.fillRect(self.rect(), theme.mix(pal.color(QPalette.ColorRole.Window),
                                           pal.color(QPalette.ColorRole.Dark), 0.25))

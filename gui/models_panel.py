@@ -8,19 +8,18 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from .backend import MAKE_HINT, LoadOutcome
+from .builders import column, muted_label, two_column_tree
+from .formatting import count, percent, seconds
 
 # card fields worth a line in the member's summary, in this order
 _SUMMARY_KEYS = ("architecture", "input_size", "params", "dataset", "created_utc")
@@ -35,7 +34,7 @@ def _fmt(value) -> str:
     if isinstance(value, list | tuple):
         if len(value) > _MAX_LIST:
             head = ", ".join(_fmt(v) for v in value[:_MAX_LIST])
-            return f"[{head}, … ({len(value)} items)]"
+            return f"[{head}, … ({count(len(value), 'item')})]"
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if isinstance(value, dict):
         return json.dumps(value, default=str)[:200]
@@ -53,7 +52,7 @@ def _add_tree(parent: QTreeWidgetItem, data, depth: int = 0) -> None:
                 child = QTreeWidgetItem(parent, [str(k), ""])
                 _add_tree(child, v, depth + 1)
             elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and depth < 4:
-                child = QTreeWidgetItem(parent, [str(k), f"{len(v)} items"])
+                child = QTreeWidgetItem(parent, [str(k), count(len(v), "item")])
                 for i, x in enumerate(v[:_MAX_LIST]):
                     sub = QTreeWidgetItem(child, [f"[{i}]", ""])
                     _add_tree(sub, x, depth + 1)
@@ -89,18 +88,14 @@ class ModelsPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
+        lay = column(self, (6, 6, 6, 6))
         self.status = QLabel()
         f = self.status.font()
         f.setBold(True)
         self.status.setFont(f)
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
-        self.folder = QLabel()
-        self.folder.setWordWrap(True)
-        self.folder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder = muted_label(selectable=True)
         lay.addWidget(self.folder)
         self.hint = QLabel()
         self.hint.setObjectName("modelsHint")
@@ -108,14 +103,10 @@ class ModelsPanel(QWidget):
         self.hint.setTextFormat(Qt.TextFormat.RichText)
         self.hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.hint)
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(2)
-        self.tree.setHeaderLabels(["Model / field", "Value"])
+        self.tree = two_column_tree(("Model / field", "Value"), "Loaded models and their model cards")
         self.tree.setAlternatingRowColors(True)
-        self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(True)
-        self.tree.setAccessibleName("Loaded models and their model cards")
         lay.addWidget(self.tree, 1)
         row = QHBoxLayout()
         self.choose_button = QPushButton("Choose models folder…")
@@ -156,9 +147,8 @@ class ModelsPanel(QWidget):
         members = [m.get("name") if isinstance(m, dict) else str(m) for m in info.get("members") or []]
         members = members or list(cards)
         ens = info.get("ensemble_name") or (info.get("ensemble") or {}).get("kind") or "ensemble"
-        n = len(members)
-        self.status.setText(f"{n} model{'s' if n != 1 else ''} loaded · {ens}"
-                            + (f" · {outcome.seconds:.1f} s" if outcome.seconds else ""))
+        self.status.setText(f"{count(len(members), 'model')} loaded · {ens}"
+                            + (f" · {seconds(outcome.seconds)}" if outcome.seconds else ""))
         top = QTreeWidgetItem(self.tree, [f"Ensemble: {ens}", _ensemble_summary(info)])
         f = top.font(0)
         f.setBold(True)
@@ -199,9 +189,9 @@ def _ensemble_summary(info: dict) -> str:
     thr = info.get("threshold")
     band = info.get("uncertain_band")
     if isinstance(thr, int | float):
-        bits.append(f"threshold {thr:.2f}")
-    if isinstance(band, list | tuple) and len(band) == 2:
-        bits.append(f"uncertain {band[0]:.2f}–{band[1]:.2f}")
+        bits.append(f"threshold {percent(thr, 0)}")
+    if isinstance(band, list | tuple) and len(band) == 2 and band[1] > band[0]:
+        bits.append(f"uncertain {percent(band[0], 0)}–{percent(band[1], 0)}")
     return " · ".join(bits)
 
 

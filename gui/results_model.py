@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from . import theme
-from .imaging import guess_kind
+from .formatting import percent, seconds, verdict_label
+from .previews import guess_kind
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -37,7 +39,9 @@ _ids = itertools.count(1)
 class Entry:
     """One file in the batch. ``status``: queued, running, done, cancelled or error
     (``error`` = the app could not run the analysis at all; a file the detector could not
-    read is ``done`` with ``result.verdict == "error"``)."""
+    read is ``done`` with ``result.verdict == "error"``). ``verdict_rule`` is the verdict
+    rule of the detector that analysed it (``Detector.verdict``), for its faces, frames
+    and per-model scores."""
 
     path: Path
     kind: str = ""
@@ -46,6 +50,7 @@ class Entry:
     result: Any = None  # dfd.inference.AnalysisResult
     elapsed: float | None = None
     error: str | None = None
+    verdict_rule: Callable[[float], str] | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
@@ -88,11 +93,31 @@ class Entry:
             return max(per_frame, default=0)
         return len(faces)
 
+    def score_verdict(self, p: float | None) -> str:
+        """The verdict of one score of this file (a face, a frame, a model) by the rule of
+        the detector that analysed it: 'no_face' without a score, '' without a rule."""
+        if p is None:
+            return "no_face"
+        return self.verdict_rule(p) if self.verdict_rule is not None else ""
+
     def verdict_text(self) -> str:
         v = self.verdict
         if v == "running":
-            return f"Analysing… {round(100 * self.progress)}%"
-        return theme.VERDICT_LABELS.get(v, v.replace("_", " ").capitalize())
+            return f"Analysing… {percent(self.progress, 0)}"
+        return verdict_label(v)
+
+
+def most_suspicious_frame(result) -> int | None:
+    """The video frame to show first: the highest-scored sampled frame, else the engine's
+    first suspicious frame, else the first sampled one (None without frames)."""
+    frames = list(getattr(result, "frames", None) or [])
+    scored = [f for f in frames if f.p_fake is not None]
+    if scored:
+        return max(scored, key=lambda f: f.p_fake).index
+    sus = list(getattr(result, "suspicious_frames", None) or [])
+    if sus:
+        return int(sus[0])
+    return frames[0].index if frames else None
 
 
 def _dot(colour: QColor, size: int = 12) -> QIcon:
@@ -165,12 +190,12 @@ class ResultsModel(QAbstractTableModel):
             return e.verdict_text()
         if col == COL_PFAKE:
             p = e.p_fake
-            return "" if p is None else f"{100 * p:.1f}%"
+            return "" if p is None else percent(p)
         if col == COL_FACES:
             n = e.n_faces
             return "" if n is None else str(n)
         if col == COL_TIME:
-            return "" if e.elapsed is None else f"{e.elapsed:.1f} s"
+            return "" if e.elapsed is None else seconds(e.elapsed)
         return ""
 
     def _icon(self, verdict: str) -> QIcon:

@@ -17,17 +17,6 @@ _VERDICT_COLOURS = {
     "error": ("#8e24aa", "#ce93d8"),
 }
 
-VERDICT_LABELS = {
-    "fake": "Fake",
-    "real": "Real",
-    "uncertain": "Uncertain",
-    "no_face": "No face",
-    "error": "Error",
-    "cancelled": "Cancelled",
-    "queued": "Queued",
-    "running": "Analysing…",
-}
-
 
 def is_dark(palette: QPalette | None = None) -> bool:
     """True under a dark colour scheme: the platform's answer when it gives one, else the

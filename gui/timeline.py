@@ -3,11 +3,15 @@ PySide6-Essentials). Clicking a point, or the arrow keys, select that frame."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QFont, QFontMetrics, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from . import theme
+from .builders import antialiased_painter
+from .formatting import percent, seconds
 
 
 class TimelineWidget(QWidget):
@@ -22,6 +26,7 @@ class TimelineWidget(QWidget):
         self.threshold = 0.5
         self.band = (0.5, 0.5)
         self.suspicious: set[int] = set()
+        self.verdict_of: Callable[[float], str] | None = None  # the detector's rule
         self.selected: int | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -31,8 +36,11 @@ class TimelineWidget(QWidget):
         self.setToolTip("Click a point to show that frame (arrow keys step through frames)")
 
     # -- data
-    def set_data(self, frames, threshold=0.5, band=None, suspicious=()) -> None:
+    def set_data(self, frames, threshold=0.5, band=None, suspicious=(),
+                 verdict_of: Callable[[float], str] | None = None) -> None:
+        """``verdict_of`` colours each frame's point (neutral without one)."""
         self.frames = sorted(frames or [], key=lambda f: f.index)
+        self.verdict_of = verdict_of
         self.threshold = float(threshold if threshold is not None else 0.5)
         self.band = tuple(band) if band else (self.threshold, self.threshold)
         self.suspicious = {int(i) for i in suspicious or ()}
@@ -81,8 +89,7 @@ class TimelineWidget(QWidget):
     # -- painting
     def paintEvent(self, _event) -> None:
         pal = self.palette()
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p = antialiased_painter(self)
         rect = self._plot_rect()
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
@@ -104,7 +111,7 @@ class TimelineWidget(QWidget):
             p.setPen(QPen(grid, 1.0))
             p.drawLine(QPointF(rect.left(), y_of(v)), QPointF(rect.right(), y_of(v)))
             p.setPen(muted)
-            label = f"{round(100 * v)}%"
+            label = percent(v, 0)
             p.drawText(QPointF(rect.left() - 6 - fm.horizontalAdvance(label), y_of(v) + fm.ascent() / 2 - 1), label)
         p.setPen(QPen(pal.color(QPalette.ColorRole.Text), 1.2, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(rect.left(), y_of(self.threshold)), QPointF(rect.right(), y_of(self.threshold)))
@@ -119,7 +126,7 @@ class TimelineWidget(QWidget):
         p.setPen(muted)
         for frac in (0.0, 0.5, 1.0):
             t = tr[0] + frac * (tr[1] - tr[0])
-            label = f"{t:.1f} s"
+            label = seconds(t)
             w = fm.horizontalAdvance(label)
             x = rect.left() + frac * rect.width() - frac * w
             p.drawText(QPointF(x, rect.bottom() + 4 + fm.ascent()), label)
@@ -154,8 +161,7 @@ class TimelineWidget(QWidget):
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawEllipse(QPointF(pt.x(), rect.bottom() - 3), 2.5, 2.5)
                 continue
-            v = "uncertain" if lo <= f.p_fake <= hi else ("fake" if f.p_fake >= self.threshold else "real")
-            colour = theme.verdict_colour(v, pal)
+            colour = theme.verdict_colour(self.verdict_of(f.p_fake) if self.verdict_of else None, pal)
             p.setPen(QPen(base, 1.0))
             p.setBrush(colour)
             p.drawEllipse(pt, radius, radius)
@@ -185,10 +191,10 @@ class TimelineWidget(QWidget):
     def mouseMoveEvent(self, event) -> None:
         f = self._nearest(event.position().x())
         if f is not None:
-            score = "no face" if f.p_fake is None else f"P(fake) {100 * f.p_fake:.1f}%"
+            score = "no face" if f.p_fake is None else f"P(fake) {percent(f.p_fake)}"
             extra = " · most suspicious" if f.index in self.suspicious else ""
             QToolTip.showText(event.globalPosition().toPoint(),
-                              f"frame {f.index} · {self._t(f):.2f} s · {score}{extra}", self)
+                              f"frame {f.index} · {seconds(self._t(f), 2)} · {score}{extra}", self)
         else:
             QToolTip.hideText()
         super().mouseMoveEvent(event)

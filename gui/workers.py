@@ -145,13 +145,15 @@ class AnalysisOptions:
 
 @dataclass
 class Outcome:
-    """One file's end: ``status`` done / cancelled / error, the AnalysisResult if any."""
+    """One file's end: ``status`` done / cancelled / error, the AnalysisResult if any, and
+    the verdict rule of the detector that made it (``Detector.verdict``)."""
 
     entry_id: int
     status: str
     result: Any = None
     elapsed: float = 0.0
     error: str | None = None
+    verdict_rule: Callable[[float], str] | None = None
 
 
 class BatchSignals(QObject):
@@ -222,4 +224,4 @@ class AnalysisBatch(QRunnable):
         elapsed = time.perf_counter() - t0
         if self.cancel.is_set():
             return Outcome(entry_id, "cancelled", elapsed=elapsed)
-        return Outcome(entry_id, "done", result=result, elapsed=elapsed)
+        return Outcome(entry_id, "done", result=result, elapsed=elapsed, verdict_rule=self.detector.verdict)

@@ -31,7 +31,8 @@ def child(models: str | None) -> int:
     start_preload()  # as gui.app.main does
     from PySide6.QtCore import QTimer
 
-    from gui.main_window import MainWindow, ensure_app
+    from gui.app import ensure_app
+    from gui.main_window import MainWindow
 
     app = ensure_app(["bench"])
     marks: dict[str, float] = {"imports": time.perf_counter() - t0}
@@ -70,12 +71,12 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from dfd.paths import models_dir
+    from gui.backend import missing_models_message
 
     folder = Path(args.models) if args.models else models_dir("dfd-default")
-    if not (folder / "bundle.json").is_file():
-        print(f"No trained models in {folder} (bundle.json is missing).\n"
-              "Run `make reproduce` in the project folder to train the models, or pass --models DIR.",
-              file=sys.stderr)
+    missing = missing_models_message(folder)
+    if missing:
+        print(missing, file=sys.stderr)
         return 2
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
                TF_CPP_MIN_LOG_LEVEL="2")

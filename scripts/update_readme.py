@@ -1,8 +1,12 @@
 """Regenerate the README's results block from reports/*/metrics.json (run by `make readme`,
-at the end of `make reproduce`). Only the text between the two markers is replaced."""
+at the end of `make reproduce`) and its external-evaluation block from
+reports/*/external/*/metrics.json (`--external-only`: that block alone, as `make
+evaluate-external` does). Only the text between each block's two markers is replaced."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 import shutil
 import sys
@@ -12,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dfd.evaluation.report import headline_rows, markdown_table, read_metrics  # noqa: E402
+from dfd.external import markdown_header, markdown_rows  # noqa: E402
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+EXTERNAL_BEGIN, EXTERNAL_END = "<!-- external:begin -->", "<!-- external:end -->"
 
 
 def results_block() -> str:
@@ -40,16 +46,49 @@ def results_block() -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def external_block() -> str:
+    """Pooled and per-source rows of every external evaluation in reports/<dataset>/external/<name>/."""
+    reports = ROOT / "reports"
+    found = sorted(reports.glob("*/external/*/metrics.json")) if reports.exists() else []
+    if not found:
+        return "_No external evaluation yet: run `make evaluate-external EXTERNAL=<folder>`._"
+    prefix = ("dataset", "folder", "kind")
+    lines, notes = markdown_header(prefix), []
+    for path in found:
+        m = json.loads(path.read_text(encoding="utf-8"))
+        dataset, name = path.parents[2].name, path.parent.name
+        for kind in dict.fromkeys(g["kind"] for g in m["groups"]):
+            lines += markdown_rows(m["groups"], kind, prefix=(dataset, name, kind))
+        if m.get("limit"):
+            notes.append(f"_{dataset} / {name}: at most {m['limit']} files per source — a quick look, not a result._")
+        notes.append(f"All tables of {dataset} / {name}: `reports/{dataset}/external/{name}/results.md`; per file: "
+                     f"`per_file.csv`; bundle `{m['models_dir']}`, {m['frames']} frames per video.")
+    return "\n".join(lines + [""] + notes)
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + block + "\n" + end,
+                  text, flags=re.S)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--external-only", action="store_true", help="rewrite the external-evaluation block only")
+    args = ap.parse_args(argv)
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        print("README.md has no results markers; nothing to do")
-        return 1
-    new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), BEGIN + "\n" + results_block() + "\n" + END,
-                 text, flags=re.S)
-    readme.write_text(new, encoding="utf-8")
-    print("README.md results table updated")
+    if not args.external_only:
+        if BEGIN not in text or END not in text:
+            print("README.md has no results markers; nothing to do")
+            return 1
+        text = _replace(text, BEGIN, END, results_block())
+        print("README.md results table updated")
+    if EXTERNAL_BEGIN in text and EXTERNAL_END in text:
+        text = _replace(text, EXTERNAL_BEGIN, EXTERNAL_END, external_block())
+        print("README.md external-evaluation block updated")
+    else:
+        print("README.md has no external-evaluation markers; that block is left out")
+    readme.write_text(text, encoding="utf-8")
     return 0
 
 

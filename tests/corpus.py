@@ -82,7 +82,9 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         return _TINY_BUNDLES[key]
     import keras
 
-    from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry, choose_best, choose_operating_point, fit_ensembles
+    from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
+    from dfd.evaluation.ensembles import choose_best, fit_ensembles
+    from dfd.evaluation.operating_point import choose_operating_point
     from dfd.models import base_card, build_model, save_model
 
     folder = Path(folder)

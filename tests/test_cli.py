@@ -189,3 +189,68 @@ def test_python_m_dfd_end_to_end(bundle_dir, feat_data):
     (line,) = proc.stdout.splitlines()
     assert json.loads(line)["verdict"] == "no_face"
     assert "scanning" in proc.stderr
+
+
+def _phone_folder(tmp_path, feat_data):
+    from tests.media_corpus import make_phone_folder
+
+    make_phone_folder(tmp_path / "DCIM", feat_data / "single_face.jpg", feat_data / "single_face.mp4")
+    return tmp_path / "DCIM"
+
+
+def test_scan_lists_skipped_files_in_json_and_on_stderr(capsys, all_real, feat_data, tmp_path):
+    from tests.media_corpus import ANALYSED, SKIPPED
+
+    folder = _phone_folder(tmp_path, feat_data)
+    code, out, err = run(capsys, "scan", folder, "--models", all_real, "--frames", "4", "--no-progress")
+    rows = [json.loads(line) for line in out.splitlines()]
+    analysed, skipped = rows[: len(ANALYSED)], rows[len(ANALYSED):]
+    assert [Path(r["path"]).name for r in analysed] == sorted(ANALYSED)  # first, in scan order, as before
+    assert [r["kind"] for r in analysed] == ["image", "image", "video"]
+    assert all(r["verdict"] == "real" and "reason" not in r for r in analysed)
+    assert {Path(r["path"]).name: r["reason"] for r in skipped} == SKIPPED
+    for r in skipped:  # the keys of an analysed record, so readers of them keep working
+        assert r["verdict"] == "skipped" and set(r) == set(analysed[0]) | {"reason"}
+        assert r["p_fake"] is None and r["faces"] == [] and r["error"] is None
+    assert code == 0  # hidden files and other types are not errors
+    assert "dfd: 2 skipped, not analysed:" in err
+    assert f"skipped (hidden file): {folder / '.hidden.jpg'}" in err
+    assert f"skipped (unsupported type): {folder / 'notes.txt'}" in err
+    code, out, _ = run(capsys, "scan", folder, "--models", all_real, "--frames", "4", "--no-progress", "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["verdict"] for r in rows] == ["real"] * 3 + ["skipped"] * 2
+    assert {Path(r["path"]).name: r["error"] for r in rows[3:]} == SKIPPED and code == 0
+
+
+def test_only_skipped_files_is_a_usage_error_that_names_them(capsys, tmp_path, bundle_dir):
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / ".secret.jpg").write_bytes(b"\xff\xd8\xff")
+    code, out, err = run(capsys, "scan", tmp_path, "--models", bundle_dir)
+    assert code == 2 and out == "" and "no image or video files" in err
+    assert "skipped (unsupported type)" in err and "skipped (hidden file)" in err
+
+
+def test_python_m_dfd_keeps_stderr_quiet_on_a_mixed_folder(bundle_dir, feat_data, tmp_path):
+    """20 mixed files in a fresh process: stderr holds the progress bar and dfd's list of
+    skipped files, no TensorFlow / absl notices or warnings."""
+    from tests.media_corpus import make_mixed_folder
+
+    folder = tmp_path / "mixed"
+    expected = make_mixed_folder(folder, feat_data / "single_face.jpg", feat_data / "single_face.mp4",
+                                 feat_data / "free-mountain-vector-01.jpg")
+    assert sum(1 for _, _, names in os.walk(folder) for _ in names) == 20
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-m", "dfd", "scan", str(folder), "--models", str(bundle_dir),
+                           "--frames", "4"], cwd=ROOT, env=env, check=False, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    for word in ("tensorflow", "warning", "onednn", "retracing", "absl", "cpu_feature_guard"):
+        assert word not in proc.stderr.lower(), proc.stderr[-3000:]
+    pieces = [p for p in proc.stderr.replace("\r", "\n").splitlines() if p.strip()]
+    other = [p for p in pieces if not p.startswith(("scanning:", "dfd: 6 skipped, not analysed:", "  skipped ("))]
+    assert other == [], other
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    got = {Path(r["path"]).name: ("analysed" if r["verdict"] != "skipped" else r["reason"]) for r in rows}
+    assert got == expected
+    assert all(r["verdict"] in ("real", "fake", "uncertain", "no_face") for r in rows if r["verdict"] != "skipped")

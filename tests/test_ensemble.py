@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from dfd.evaluation import ensemble as E
-from dfd.evaluation import metrics as M
+import dfd.evaluation as E
+from dfd import metrics as M
 from dfd.errors import DfdError
 
 MEMBERS = ["xception", "effnet", "weak"]

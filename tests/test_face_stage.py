@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from dfd.faces.stage import FaceCropper, FaceDetector, align_face, template_points, transform_points
 from dfd.data.prepare import prepare_dataset
+from dfd.faces import (
+    FaceCropper,
+    FaceDetector,
+    align_face,
+    template_points,
+    transform_points,
+)
 from dfd.io.images import load_image
 from tests.corpus import make_image_corpus
 
@@ -100,3 +106,111 @@ def test_cache_key_changes_with_every_crop_setting(tmp_path):
     keys = [c._key(sha) for c in variants]
     assert base not in keys and len(set(keys)) == len(keys)
     assert FaceCropper(tmp_path, detector=FaceDetector())._key(sha) == base  # stable
+
+
+def _same_faces(a, b) -> bool:
+    return len(a) == len(b) and all(
+        f.box == g.box and f.score == g.score and np.array_equal(f.landmarks, g.landmarks) for f, g in zip(a, b))
+
+
+def test_batched_and_single_calls_give_identical_faces(feat_data):
+    from dfd.faces import INFERENCE, VIDEO
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    group = load_image(feat_data / "multi_face.jpg")
+    images = [rgb, rgb[:, ::-1].copy(), np.zeros_like(rgb), group, rgb, (rgb * 0.8).astype(np.uint8)]
+    for preset in (INFERENCE, VIDEO):
+        det = FaceDetector(preset)
+        single = [det.detect(im) for im in images]
+        assert [len(f) > 0 for f in single] == [True, True, False, True, True, True]
+        for batch_size in (32, 2):  # one MTCNN call per shape, and chunks of two frames
+            batched = det.detect_batch(images, batch_size=batch_size)
+            assert all(_same_faces(a, b) for a, b in zip(batched, single)), (preset, batch_size)
+
+
+class _RecordingMTCNN:
+    """Stands in for the compiled MTCNN: records what it is asked, finds one face per image
+    (box (10, 20, 30, 40) in the searched copy's pixels)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def detect_faces(self, image, **kwargs):
+        images = image if isinstance(image, list) else [image]
+        self.calls.append(([im.shape for im in images], kwargs))
+        kp = {"left_eye": (15, 30), "right_eye": (25, 30), "nose": (20, 35), "mouth_left": (16, 40),
+              "mouth_right": (24, 40)}
+        found = [[{"box": [10, 20, 30, 40], "confidence": 0.99, "keypoints": kp}] for _ in images]
+        return found if isinstance(image, list) else found[0]
+
+
+def test_rule_pins_mtcnn_window_and_scale_follows_formula(monkeypatch):
+    from dfd.faces import (
+        DATA_PREP,
+        DEFAULT_DATASET,
+        INFERENCE,
+        VIDEO,
+        VIDEO_SOURCES,
+        detection,
+    )
+
+    fake = _RecordingMTCNN()
+    monkeypatch.setattr(detection, "_SHARED_MTCNN", fake)
+    for preset in (INFERENCE, DATA_PREP, DEFAULT_DATASET, VIDEO, VIDEO_SOURCES):
+        det = FaceDetector(preset)
+        for h, w in ((100, 75), (190, 260), (480, 640), (562, 572), (720, 1280), (1080, 1920), (3322, 3322)):
+            scale = min(1.0, preset.max_side / max(h, w), 12 / preset.min_face_size)
+            assert det.scale(h, w) == scale <= 1.0  # never enlarged
+            fake.calls.clear()
+            faces = det.detect_batch([np.zeros((h, w, 3), np.uint8)] * 3)
+            (shapes, kwargs), = fake.calls  # one MTCNN call for three same-sized images
+            assert kwargs["min_face_size"] == 12
+            sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+            assert shapes == [(sh, sw, 3)] * 3
+            # boxes and landmarks come back in the original image's pixels
+            assert faces[0][0].box == pytest.approx((10 * w / sw, 20 * h / sh, 30 * w / sw, 40 * h / sh))
+            assert faces[0][0].landmarks[0] == pytest.approx((15 * w / sw, 30 * h / sh))
+    # the smallest face looked for is min_face_size px of the original image (when max_side allows)
+    assert 12 / FaceDetector(DATA_PREP).scale(480, 640) == pytest.approx(20)
+    # too small for one 12 px window: no MTCNN call at all
+    fake.calls.clear()
+    assert FaceDetector(VIDEO).detect(np.zeros((11, 400, 3), np.uint8)) == []
+    assert FaceDetector(VIDEO).detect(np.zeros((30, 4000, 3), np.uint8)) == []  # 30 * 192/4000 < 12
+    assert fake.calls == []
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        FaceDetector(VIDEO).detect(np.zeros((64, 64), np.uint8))
+    with pytest.raises(ValueError, match="max_side"):
+        FaceDetector(VIDEO, max_side=8)
+
+
+def test_finer_copy_shares_networks_and_changes_only_settings():
+    from dfd.faces import VIDEO
+
+    det = FaceDetector(VIDEO)
+    finer = det.with_settings(max_side=2 * det.max_side)
+    assert finer.networks is det.networks  # one compiled MTCNN per process
+    assert all(getattr(stage._model, "_dfd_compiled", False) for stage in det.networks.stages)
+    assert finer.settings == {**det.settings, "max_side": 2 * VIDEO.max_side}
+    assert det.settings == VIDEO.to_dict() and det.config is VIDEO  # the original is untouched
+    assert finer.scale(720, 1280) == 2 * det.scale(720, 1280)
+    with pytest.raises(TypeError):
+        det.with_settings(min_face=10)  # not a setting
+
+
+def test_one_parser_handles_mirrored_landmark_order():
+    from dfd.faces import LANDMARK_NAMES, faces_from_mtcnn
+
+    kp = {"left_eye": (30, 10), "right_eye": (10, 10), "nose": (20, 15),  # eyes named from the other side
+          "mouth_left": (28, 20), "mouth_right": (12, 20)}
+    raw = [
+        {"box": [0, 0, 40, 30], "confidence": 0.95, "keypoints": kp},
+        {"box": [50, 0, 80, 60], "confidence": 0.99, "keypoints": {n: (60, 5) for n in LANDMARK_NAMES}},
+        {"box": [0, 0, 400, 400], "confidence": 0.5, "keypoints": kp},  # not confident enough
+        [],  # what mtcnn gives for an image without faces inside a batch
+    ]
+    faces = faces_from_mtcnn(raw, 0.5, 0.25, min_confidence=0.9)
+    assert [f.score for f in faces] == pytest.approx([0.99, 0.95])  # largest first
+    small = faces[1]
+    assert small.box == pytest.approx((0, 0, 80, 120))  # back in the original image: x / 0.5, y / 0.25
+    assert small.landmarks.tolist() == [[20, 40], [60, 40], [40, 60], [24, 80], [56, 80]]  # image-left first
+    assert faces_from_mtcnn(None, 1.0, 1.0, 0.9) == [] and faces_from_mtcnn([], 1.0, 1.0, 0.9) == []

@@ -332,7 +332,7 @@ model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 assert model.predict_on_batch(np.zeros((1, 2), "float32")).shape == (1, 1)
 from sklearn.linear_model import LogisticRegression  # declined only while Keras imported
 import matplotlib.pyplot
-from dfd.evaluation.metrics import roc_auc
+from dfd.metrics import roc_auc
 assert roc_auc([0, 1, 1], [0.2, 0.9, 0.4]) == 1.0
 print("lean ok")
 """

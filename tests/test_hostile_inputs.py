@@ -15,7 +15,7 @@ import pytest
 
 from dfd import cli
 from dfd.errors import DfdError
-from dfd.inference import Detector, Limits, display_path, iter_media
+from dfd.inference import Detector, Limits, display_path, iter_media, scan_paths
 from tests.corpus import make_hostile_corpus, make_tiny_bundle
 
 GOOD = ("real", "fake", "uncertain")
@@ -135,12 +135,33 @@ def test_scan_works_with_the_network_blocked(monkeypatch, capsys, bundle_dir, co
         code = cli.main(["scan", str(folder), str(feat_data / "single_face.mp4"), "--models", str(bundle_dir),
                          "--frames", "4", "--no-progress"])
     out = capsys.readouterr().out
-    rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == len(iter_media([folder])) + 1
+    records = [json.loads(line) for line in out.splitlines()]
+    rows = [r for r in records if r["verdict"] != "skipped"]
+    found = scan_paths([folder], max_bytes=Limits().max_bytes)  # the CLI skips files over the default limit
+    assert len(rows) == len(found.files) + 1
     assert rows[-1]["kind"] == "video" and rows[-1]["verdict"] in GOOD
     assert sum(r["verdict"] in GOOD for r in rows) >= 15
+    skipped = {Path(r["path"]).name: r["reason"] for r in records[len(rows):]}  # after the analysed files
+    assert skipped == {s.path.name: s.reason for s in found.skipped}
+    assert skipped["huge_sparse.jpg"] == "too large" and skipped["notes.txt"] == "unsupported type"
     assert code in (1, 3)
     assert attempts == []
+
+
+def test_folder_scan_names_every_file_it_leaves_out(corpus):
+    folder, _ = corpus
+    found = scan_paths([folder], max_bytes=Limits().max_bytes)
+    entries = {p.name for p in folder.iterdir() if not (p.is_dir() and not p.is_symlink())}
+    assert {p.name for p in found.files} | {s.path.name for s in found.skipped} == entries
+    assert not {p.name for p in found.files} & {s.path.name for s in found.skipped}
+    reasons = {s.path.name: s.reason for s in found.skipped}
+    assert reasons["notes.txt"] == "unsupported type" and reasons["huge_sparse.jpg"] == "too large"
+    assert reasons["fifo.jpg"] == "not a regular file"
+    for name in ("symlink_loop.jpg", "symlink_loop_b.jpg", "dangling_link.jpg"):
+        assert reasons[name] == "unreadable", name
+    if not os.access(folder / "unreadable.jpg", os.R_OK):  # not when running as root
+        assert reasons["unreadable.jpg"] == "unreadable"
+    assert "huge_sparse.jpg" in {p.name for p in scan_paths([folder]).files}  # no size limit asked
 
 
 # --------------------------------------------------------------------------- model files
@@ -178,7 +199,7 @@ def test_missing_member_and_path_escape_are_refused(bundle_dir, tmp_path):
 def test_lambda_layer_is_refused_even_when_its_hash_is_in_the_manifest(bundle_dir, tmp_path):
     import keras
 
-    from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry
+    from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
     from dfd.models import save_model
 
     folder = _copy(bundle_dir, tmp_path / "m")

@@ -80,3 +80,30 @@ def test_media_kind():
     assert media_kind("a/b.JPG") == "image"
     assert media_kind("clip.mov") == "video"
     assert media_kind("notes.txt") is None
+
+
+def test_media_kind_knows_phone_photos_and_more_containers():
+    for name in ("IMG_0001.HEIC", "a.heif", "b.avif"):
+        assert media_kind(name) == "image", name
+    for name in ("clip.ts", "00001.MTS", "a.m2ts", "b.3gp", "c.flv", "d.ogv", "VTS_01_1.VOB"):
+        assert media_kind(name) == "video", name
+
+
+def test_broken_heic_and_avif_have_clear_reasons(tmp_path):
+    import pillow_heif
+
+    img = Image.fromarray(_rgb(200, 200))
+    pillow_heif.from_pillow(img).save(tmp_path / "x.heic", quality=90)
+    img.save(tmp_path / "x.avif", quality=80)
+    heic = (tmp_path / "x.heic").read_bytes()
+    (tmp_path / "t.heic").write_bytes(heic[: len(heic) // 2])
+    with pytest.raises(BadInputError, match=r"^image file is truncated"):
+        load_image(tmp_path / "t.heic")
+    avif = (tmp_path / "x.avif").read_bytes()
+    (tmp_path / "t.avif").write_bytes(avif[: len(avif) // 2])
+    with pytest.raises(BadInputError, match="not an image"):
+        load_image(tmp_path / "t.avif")
+    (tmp_path / "text.heic").write_text("not a photo\n" * 10)
+    with pytest.raises(BadInputError, match="not an image"):
+        load_image(tmp_path / "text.heic")
+    assert load_image(tmp_path / "x.heic").shape == (200, 200, 3)

@@ -12,7 +12,7 @@ import pytest
 
 from dfd.errors import DfdError
 from dfd.io.images import load_image
-from dfd.faces.detection import CompiledFaceDetector
+from dfd.faces.detection import INFERENCE, FaceDetector
 from dfd.inference import (
     AnalysisResult,
     Detector,
@@ -187,7 +187,7 @@ def test_analyze_many_and_iter_media(detector, feat_data, tmp_path):
 
 
 def test_whole_mode_uses_prealigned_images_as_they_are(tmp_path_factory, feat_data):
-    from dfd.faces.stage import FaceDetector, align_face
+    from dfd.faces import align_face
 
     folder = make_tiny_bundle(tmp_path_factory.mktemp("whole"), members=("cnn",),
                               face_stage={"mode": "whole", "margin": 0.3, "crop_size": 96})
@@ -206,13 +206,11 @@ def test_whole_mode_uses_prealigned_images_as_they_are(tmp_path_factory, feat_da
 
 
 def test_compiled_face_detector(feat_data):
-    from dfd.faces.stage import FaceDetector
-
     import cv2
 
     rgb = load_image(feat_data / "single_face.jpg")
     ref = FaceDetector().detect(rgb)[0]
-    fast = CompiledFaceDetector()
+    fast = FaceDetector(INFERENCE)
     for side in (200, 384, 572, 1024, 1500):  # mtcnn 1.0 loses the face at some sizes when misused
         scale = side / rgb.shape[1]
         img = cv2.resize(rgb, (side, round(rgb.shape[0] * scale)))
@@ -280,3 +278,96 @@ def test_gradcam_concentrates_on_the_evidence():
     np.testing.assert_allclose(again, heat[:2], atol=1e-5)
     with pytest.raises(ValueError, match="takes"):
         gradcam(model, np.zeros((1, 32, 32, 3), np.float32))
+
+
+def test_top_k_rule_has_one_owner(detector, feat_data):
+    """The engine's per-track video score is the study's ``aggregate(..., "topk")``: both
+    take :func:`top_k_count` frames, the top quarter rounded up, at least one."""
+    from dfd.evaluation.aggregation import aggregate, top_k_count
+    from dfd.inference.results import FaceResult
+    from dfd.inference.video import most_suspicious_track
+
+    assert [top_k_count(n) for n in range(1, 10)] == [1, 1, 1, 1, 2, 2, 2, 2, 3]
+    assert top_k_count(3, 5) == 3 and top_k_count(10, 2) == 2
+    with pytest.raises(ValueError):
+        top_k_count(0)
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 9, 33):
+        p = rng.uniform(0, 1, n)
+        faces = [FaceResult((0, 0, 1, 1), 1.0, float(v), {}, None, {}, frame_index=i, track_id=7)
+                 for i, v in enumerate(p)]
+        score, top = most_suspicious_track(faces)
+        assert score == aggregate(p, "topk")  # bit for bit
+        assert len(top) == top_k_count(n) and [f.p_fake for f in top] == sorted(p, reverse=True)[: len(top)]
+    # two people: the more suspicious one decides
+    calm = [FaceResult((0, 0, 1, 1), 1.0, v, {}, None, {}, frame_index=i, track_id=0) for i, v in enumerate([0.1, 0.2])]
+    odd = [FaceResult((0, 0, 1, 1), 1.0, v, {}, None, {}, frame_index=i, track_id=1) for i, v in enumerate([0.3, 0.9, 0.1])]
+    score, top = most_suspicious_track(calm + odd)
+    assert score == aggregate([0.3, 0.9, 0.1], "topk") == 0.9 and [f.track_id for f in top] == [1]
+    # on a real video, through Detector.analyze
+    res = detector.analyze(feat_data / "single_face.mp4", frames=8)
+    assert res.p_fake == aggregate([f.p_fake for f in res.faces], "topk")
+    assert len(res.suspicious_frames) == top_k_count(len(res.faces))
+
+
+def test_detector_verdict_is_the_bundle_rule(detector):
+    b = detector.bundle
+    lo, hi = b.uncertain_band
+    edges = [0.0, 1.0, lo, hi, b.threshold]
+    probes = edges + [np.nextafter(v, d) for v in edges for d in (0.0, 1.0)]
+    for p in probes:
+        assert detector.verdict(p) == b.verdict(p), p
+    assert detector.verdict(lo) == detector.verdict(hi) == "uncertain"  # the band is closed
+    below, above = np.nextafter(lo, 0.0), np.nextafter(hi, 1.0)
+    assert detector.verdict(below) == ("fake" if below >= b.threshold else "real")
+    assert detector.verdict(above) == ("fake" if above >= b.threshold else "real")
+    assert detector.verdict(None) == "no_face"
+    with pytest.raises(ValueError):
+        detector.verdict(float("nan"))
+
+
+def test_scoring_faces_in_batches_is_exact_and_never_retraces(bundle_dir, feat_data):
+    """Each member's compiled predict function gives predict_on_batch's scores bit for bit
+    at every batch size, and no batch size (nor Grad-CAM) retraces it. Scored one by one,
+    faces get the same scores as in one batch up to float32 rounding only: TensorFlow's CPU
+    kernels sum in an order that depends on the batch size (measured: |diff| <= ~2e-7,
+    the same with predict_on_batch, with and without oneDNN), so padding batches to fixed
+    sizes would change the scores and is not used."""
+    import logging
+
+    from dfd.inference.explain import gradcam
+
+    det = Detector.from_dir(bundle_dir)  # fresh models: nothing traced yet
+    rng = np.random.default_rng(0)
+    sizes = (1, 2, 3, 5, 12, 4, 1)
+    inputs = {m.name: rng.integers(0, 256, (12, *m.input_size, 3)).astype(np.float32) for m in det.members}
+    # today's reference (it retraces; not part of what is checked for warnings below)
+    expected = {(m.name, n): np.asarray(m.model.predict_on_batch(inputs[m.name][:n])).reshape(-1)
+                for m in det.members for n in sizes}
+    messages = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Catch()
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        for m in det.members:
+            x = inputs[m.name]
+            one_by_one = np.concatenate([m.predict(x[i : i + 1]) for i in range(len(x))])
+            for n in sizes:
+                at_once = m.predict(x[:n])
+                assert at_once.dtype == np.float32 and at_once.shape == (n,)
+                assert np.array_equal(at_once, expected[m.name, n]), (m.name, n)
+                np.testing.assert_allclose(at_once, one_by_one[:n], rtol=0, atol=1e-6)
+            for n in (1, 3, 2, 5):
+                gradcam(m.model, x[:n])
+        crops = np.stack([load_image(feat_data / "single_face.jpg")[40:168, 60:188]] * 3)
+        p_batch, per_member = det.score_crops(crops)
+        p_single = np.concatenate([det.score_crops(c)[0] for c in crops])
+        np.testing.assert_allclose(p_batch, p_single, rtol=0, atol=1e-6)
+        assert set(per_member) == {"cnn", "cnn_lstm", "resnext"}
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert not [msg for msg in messages if "retracing" in msg], messages

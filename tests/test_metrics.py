@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from dfd.evaluation import metrics as M
+from dfd import metrics as M
 
 # Six samples, hand-computed below.
 #   real (0): 0.10, 0.30, 0.65      fake (1): 0.35, 0.70, 0.90

@@ -1,4 +1,4 @@
-"""dfd.models: registry, the four detector families, model cards, safe loading.
+"""dfd.models: registry, the five detector families, model cards, safe loading.
 
 The expensive part (build + one train step + save for each detector, then one fresh
 interpreter that reloads them all) runs once in a module fixture."""
@@ -44,13 +44,14 @@ from dfd.models.layers import (
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 FRAMES = 4
-# key -> (registered name, build options); "cnn@dual" / "cnn@streams": the multi-stream cnn
+# key -> (registered name, build options); "multistream@dual": trunk + co-occurrence stream only
 MODELS = {
     "cnn": ("cnn", {}),
-    "cnn@dual": ("cnn", {"global_size": 32, "stats": True}),
-    # the faces140k preset's four streams, with a small dictionary to keep the test quick
-    "cnn@streams": ("cnn", {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
-                            "dictionary_grid": 2, "dct": True, "stream_dropout": 0.5}),
+    "multistream@dual": ("multistream", {"global_size": 32, "stats": True, "dictionary": False, "dct": False}),
+    # the faces140k recipe's four streams, with a small dictionary to keep the test quick
+    "multistream@streams": ("multistream", {"global_size": 32, "stats": True, "dictionary": True,
+                                            "dictionary_atoms": 16, "dictionary_grid": 2, "dct": True,
+                                            "stream_dropout": 0.5}),
     "cnn_lstm": ("cnn_lstm", {}),
     "resnext": ("resnext", {}),
     "temporal": ("temporal", {"frames": FRAMES}),
@@ -417,23 +418,6 @@ def test_stream_dropout_zeroes_a_share_of_logits_in_training_only():
         StreamDropout(1.0)
 
 
-def test_dataset_preset_per_model_entry():
-    from dfd.training.train import DEFAULT_EPOCHS, TrainConfig, apply_dataset_preset
-
-    cnn = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k"))
-    assert cnn.input_size == 256
-    assert cnn.overrides["stats"] is cnn.overrides["dictionary"] is cnn.overrides["dct"] is True
-    assert cnn.overrides["fit_readouts"] is True
-    # the dataset-wide entries fill what the model's own entry leaves out
-    assert cnn.epochs == DEFAULT_EPOCHS and cnn.augmentation == {"color": 0.0}
-    other = apply_dataset_preset(TrainConfig(model="resnext", dataset="faces140k"))
-    assert other.input_size == 64 and other.overrides == {} and other.epochs == DEFAULT_EPOCHS
-    mine = apply_dataset_preset(TrainConfig(model="cnn", dataset="faces140k", input_size=128, epochs=3,
-                                            overrides={"stats": False}))
-    assert (mine.input_size, mine.epochs, mine.overrides) == (128, 3, {"stats": False})  # caller wins
-    assert apply_dataset_preset(TrainConfig(model="cnn", dataset="no-such-dataset")).epochs == DEFAULT_EPOCHS
-
-
 # ------------------------------------------------------------------- safety and errors
 
 
@@ -468,7 +452,7 @@ def test_unknown_model_lists_available_names():
 
 
 def test_registry_basics():
-    assert set(available_models()) >= {"cnn", "cnn_lstm", "resnext", "temporal"}
+    assert set(available_models()) >= {"cnn", "multistream", "cnn_lstm", "resnext", "temporal"}
     config = model_config("cnn")
     config["dropout"] = 0.99  # a copy: editing it changes nothing
     assert model_config("cnn")["dropout"] != 0.99
@@ -478,6 +462,21 @@ def test_registry_basics():
         build_model("cnn", SIZE, dropuot=0.5)
     with pytest.raises(DfdError, match="input_size"):
         build_model("cnn", "128")
+
+
+def test_plain_cnn_has_no_streams_and_multistream_needs_one():
+    plain = build_model("cnn", SIZE)
+    assert "trunk_logit" not in {layer.name for layer in plain.layers}
+    with pytest.raises(DfdError, match="unknown option"):
+        build_model("cnn", SIZE, stats=True)  # the streams belong to the multistream model
+    with pytest.raises(DfdError, match="at least one of the streams"):
+        build_model("multistream", SIZE, stats=False, dictionary=False, dct=False)
+    streams = build_model("multistream", SIZE, dictionary_atoms=8, dictionary_grid=2)
+    names = {layer.name for layer in streams.layers}
+    assert {"trunk_logit", "stats_logit", "dictionary_logit", "dct_logit", "features", "embedding"} <= names
+    card = base_card(streams, "multistream", SIZE)
+    assert card["architecture"] == card["family"] == card["config"]["model"] == "multistream"
+    assert base_card(plain, "cnn", SIZE)["family"] == "cnn"
 
 
 def test_load_and_save_errors_are_clear(tmp_path):

@@ -1,4 +1,5 @@
-"""dfd.models.readouts: the exact (L-BFGS) fit of a multi-stream cnn's linear readouts."""
+"""dfd.models.readouts: the exact (L-BFGS) fit of a multistream model's linear readouts, and the
+multistream family's training hooks that use it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import keras
 from dfd.models import adapt_model, build_model, load_model, save_model, base_card
 from dfd.models.readouts import (LINEAR_STREAMS, fit_linear_readouts, linear_streams, predict_streams, solve_readouts,
                                  stream_logits, trunk_classifier, weigh_trunk)
-from dfd.training.train import stream_roc_auc
+from dfd.training.multistream import stream_roc_auc
 
 SIZE = 64
 STREAMS = {"global_size": 32, "stats": True, "dictionary": True, "dictionary_atoms": 16,
@@ -76,11 +77,11 @@ def test_fit_linear_readouts_writes_the_solution_into_the_model_and_freezes_it(t
 
     keras.utils.set_random_seed(0)
     images, labels = _faces(24, seed=1)
-    model = build_model("cnn", SIZE, **STREAMS)
+    model = build_model("multistream", SIZE, **STREAMS)
     adapt_model(model, images)
     info = fit_linear_readouts(model, images, labels)
     assert info["streams"] == ["stats", "dictionary", "dct"]
-    assert info["l2"] == {"stats": 0.03, "dictionary": 0.1, "dct": 0.02}  # cnn.json's penalties
+    assert info["l2"] == {"stats": 0.03, "dictionary": 0.1, "dct": 0.02}  # multistream.json's penalties
     # the model's own stream logits (BatchNorm in inference mode) are the regression's
     logit = _readouts_logit(model, images)
     assert roc_auc_score(labels, logit) == pytest.approx(info["train_roc_auc"], abs=1e-4)
@@ -122,7 +123,7 @@ def test_fit_linear_readouts_writes_the_solution_into_the_model_and_freezes_it(t
     assert table["all"] == pytest.approx(roc_auc_score(test_labels, p_fake), abs=1e-4)
     assert stream_logits(build_model("cnn", SIZE), test_images) == {}  # one stream: nothing to split
 
-    path = save_model(model, tmp_path / "cnn.h5", base_card(model, "cnn", SIZE))
+    path = save_model(model, tmp_path / "multistream.h5", base_card(model, "multistream", SIZE))
     reloaded, _ = load_model(path)
     np.testing.assert_allclose(_readouts_logit(reloaded, test_images), _readouts_logit(model, test_images),
                                rtol=1e-5, atol=1e-5)
@@ -132,7 +133,7 @@ def test_fit_linear_readouts_refuses_what_it_cannot_fit():
     images, labels = _faces(6, seed=3)
     with pytest.raises(ValueError, match="no linear streams"):
         fit_linear_readouts(build_model("cnn", SIZE), images, labels)
-    model = build_model("cnn", SIZE, **STREAMS)
+    model = build_model("multistream", SIZE, **STREAMS)
     with pytest.raises(ValueError, match="adapt the model first"):
         fit_linear_readouts(model, images, labels)
     with pytest.raises(ValueError, match="no trunk logit"):
@@ -144,9 +145,9 @@ def test_fit_linear_readouts_refuses_what_it_cannot_fit():
         fit_linear_readouts(model, images, labels[:4])
 
 
-def test_training_a_cnn_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
-    """dfd.training.train with fit_readouts: readouts solved, trunk trained alone and weighed on valid;
-    the card says so and the saved model predicts what was reported."""
+def test_training_a_multistream_model_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
+    """dfd.training.train with fit_readouts (the multistream family's hooks): readouts solved, trunk
+    trained alone and weighed on valid; the card says so and the saved model predicts what was reported."""
     import pandas as pd
 
     from dfd.training.train import TrainConfig, train
@@ -160,8 +161,9 @@ def test_training_a_cnn_with_fitted_readouts_end_to_end(tmp_path, monkeypatch):
             cv2.imwrite(str(path), cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2BGR))
             rows.append({"split": split, "path": str(path), "label": int(label), "group": f"{split}{i}",
                          "method": "jpeg" if label else "real"})
-    result = train(TrainConfig(model="cnn", dataset="jpeg-grid", input_size=SIZE, epochs=2, min_epochs=1,
-                               batch_size=8, smoke=True, overrides=STREAMS), manifest=pd.DataFrame(rows), verbose=0)
+    result = train(TrainConfig(model="multistream", dataset="jpeg-grid", input_size=SIZE, epochs=2, min_epochs=1,
+                               batch_size=8, smoke=True, options=STREAMS), manifest=pd.DataFrame(rows), verbose=0)
+    assert result.card["architecture"] == result.card["family"] == "multistream"
     fitted = result.card["training"]["fitted_readouts"]
     assert fitted["streams"] == ["stats", "dictionary", "dct"] and 0.0 <= fitted["trunk_weight"] <= 1.0
     assert fitted["seconds"] <= result.seconds

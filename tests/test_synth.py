@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dfd.data import synth
-from dfd.faces.stage import TEMPLATE_UNIT
+from dfd.faces.alignment import TEMPLATE_UNIT
 from dfd.errors import BadInputError
 
 TEMPLATE_112 = TEMPLATE_UNIT * 112.0
@@ -173,15 +173,15 @@ def test_sample_params_json_and_jitter_stays_close(kind):
     base = synth.sample_params(kind, rng)
     assert base["kind"] == kind
     assert json.loads(json.dumps(base)) == base  # plain JSON-able
-    spec = synth._SPECS[kind]
+    spec = synth.parameters._SPECS[kind]
     amount = 0.2
     for _ in range(5):
         jit = synth.jitter_params(base, rng, amount)
         assert json.loads(json.dumps(jit)) == jit
         assert jit != base
         for path, (lo, hi) in spec.items():
-            old = np.asarray(synth._get(base, path), float)
-            new = np.asarray(synth._get(jit, path), float)
+            old = np.asarray(synth.parameters._get(base, path), float)
+            new = np.asarray(synth.parameters._get(jit, path), float)
             assert np.all(np.abs(new - old) <= amount * (hi - lo) / 2 + 1e-12), path
             assert np.all((new >= min(lo, old.min()) - 1e-12) & (new <= max(hi, old.max()) + 1e-12)), path
         for key in ("blend_ratio", "blend", "interp"):

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from dfd.faces.stage import Face
+from dfd.faces import VIDEO, Face, FaceDetector
 from dfd.errors import BadInputError
 from dfd.evaluation.aggregation import aggregate
-from dfd.faces.tracking import track_faces, video_detector
+from dfd.faces.tracking import track_faces
 from dfd.io.video import (
     Frame,
     VideoLimits,
@@ -58,7 +58,7 @@ def clips(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def detector():
-    return video_detector()
+    return FaceDetector(VIDEO)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -191,16 +191,20 @@ def test_crop_clip_reports_errors_without_raising(clips, tmp_path, detector):
 # ------------------------------------------------------------------------------ faces
 
 
-def test_no_face_video(feat_data, detector):
-    from dfd.inference.video import score_video
+def test_no_face_video(feat_data, detector, tmp_path_factory):
+    from dfd.inference import Detector
+    from tests.corpus import make_tiny_bundle
 
     frames = read_frames(feat_data / "no_face.mp4", n=12)
     tracks = track_faces(frames, detector)
     assert tracks.no_face and len(tracks) == 0
     assert tracks.frames_without_face == tracks.n_frames == len(frames) == 12
     assert tracks.main() is None
-    r = score_video(feat_data / "no_face.mp4", {}, None, n_frames=8, detector=detector)
-    assert r["status"] == "no_face" and "scores" not in r
+    engine = Detector.from_dir(make_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle")))
+    r = engine.analyze(feat_data / "no_face.mp4", frames=8)
+    assert r.verdict == "no_face" and r.error is None
+    assert r.p_fake is None and r.member_scores == {} and r.faces == []  # no score at all
+    assert len(r.frames) == 8 and all(f.p_fake is None and f.n_faces == 0 for f in r.frames)
 
 
 def test_face_appears_halfway(feat_data, detector):
@@ -214,6 +218,25 @@ def test_face_appears_halfway(feat_data, detector):
     assert all(d.index >= first for d in main.detections)
     # frames before the face are not filled in: they are skipped and counted
     assert len(main) + tracks.frames_without_face <= 16
+
+
+def test_track_main_face_retries_finer_only_when_that_searches_more():
+    from dfd.data.video_crops import track_main_face
+
+    asked = []
+
+    class Blind(FaceDetector):  # the real detector's settings and rule, finding nothing
+        def detect_batch(self, images, batch_size=32):
+            asked.append(self.settings)
+            return [[] for _ in images]
+
+    big = [Frame(i, i / 25, np.zeros((720, 1280, 3), np.uint8)) for i in range(3)]
+    assert track_main_face(big, Blind(VIDEO)).no_face
+    assert asked == [VIDEO.to_dict(), {**VIDEO.to_dict(), "max_side": 2 * VIDEO.max_side}]
+    asked.clear()
+    small = [Frame(i, i / 25, np.zeros((240, 320, 3), np.uint8)) for i in range(3)]
+    assert track_main_face(small, Blind(VIDEO)).no_face
+    assert asked == [VIDEO.to_dict()]  # a 320 px frame is searched at the same 0.6 copy either way
 
 
 class StubDetector:

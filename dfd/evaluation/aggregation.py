@@ -8,15 +8,29 @@ import numpy as np
 
 
 AGGREGATIONS = ("mean", "median", "topk", "confident")
+TOPK_FRACTION = 0.25  # the top-k mean's default k: the most suspicious quarter of the frames
 _ALIASES = {"top-k": "topk", "top_k": "topk", "topk_mean": "topk", "confident_frames": "confident", "conf": "confident"}
 
 
-def aggregate(scores, method: str = "mean", k: int | float = 0.25, margin: float = 0.3) -> float:
+def top_k_count(n: int, k: int | float = TOPK_FRACTION) -> int:
+    """How many of ``n`` frame scores the top-k mean takes: ``k`` < 1 is a fraction of the
+    frames, rounded up (the default: the top quarter), ``k`` >= 1 a number of frames; at
+    least 1, at most ``n``. The one rule for the study's ``aggregate(..., "topk")`` and the
+    inference engine's per-track score."""
+    if n < 1:
+        raise ValueError("no frame scores to take the top k of")
+    kk = int(math.ceil(k * n)) if 0 < k < 1 else int(k)
+    if kk < 1:
+        raise ValueError(f"k must be >= 1 frame or a fraction in (0, 1), got {k!r}")
+    return min(kk, n)
+
+
+def aggregate(scores, method: str = "mean", k: int | float = TOPK_FRACTION, margin: float = 0.3) -> float:
     """One clip score from per-frame P(fake).
 
     * ``mean``, ``median``;
-    * ``topk``: mean of the ``k`` highest scores (``k`` < 1 is a fraction of the frames,
-      rounded up; a few manipulated frames are enough to call a clip fake);
+    * ``topk``: mean of the :func:`top_k_count` highest scores (a few manipulated frames
+      are enough to call a clip fake);
     * ``confident``: mean of the frames the model is sure about, ``|p - 0.5| > margin``,
       falling back to the mean when there is none.
 
@@ -32,10 +46,7 @@ def aggregate(scores, method: str = "mean", k: int | float = 0.25, margin: float
     if method == "median":
         return float(np.median(p))
     if method == "topk":
-        kk = int(math.ceil(k * p.size)) if 0 < k < 1 else int(k)
-        if kk < 1:
-            raise ValueError(f"k must be >= 1 frame or a fraction in (0, 1), got {k!r}")
-        return float(np.sort(p)[::-1][: min(kk, p.size)].mean())
+        return float(np.sort(p)[::-1][: top_k_count(p.size, k)].mean())
     if method == "confident":
         if not 0 <= margin < 0.5:
             raise ValueError(f"margin must be in [0, 0.5), got {margin!r}")

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, roc_curve
 
 from dfd import LABEL_NAMES
-from dfd.evaluation.metrics import N_BINS, check_scores, confusion, reliability_curve, roc_auc
+from dfd.metrics import N_BINS, check_scores, confusion, reliability_curve, roc_auc
 
 PathLike = str | os.PathLike
 

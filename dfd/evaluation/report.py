@@ -1,37 +1,15 @@
-"""What the notebooks write to ``reports/<dataset>/``: figures, ``metrics.json`` (every number a
-report shows, machine-readable) and small helpers shared by the numbered notebooks."""
+"""What the study writes to ``reports/<dataset>/``: figures, ``metrics.json`` (every number a
+report shows, machine-readable) and ``results.md`` (every table, generated from metrics.json)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from dfd.paths import data_dir, reports_dir
-
-
-def is_smoke(value) -> bool:
-    """Notebook parameter or ``DFD_SMOKE`` environment variable (nbval sets it)."""
-    if isinstance(value, str):
-        value = value.strip().lower() in ("1", "true", "yes")
-    return bool(value) or os.environ.get("DFD_SMOKE", "0") == "1"
-
-
-def resolve_data_root(dataset: str, data_root: str | os.PathLike | None, smoke: bool = False, seed: int = 0) -> Path:
-    """Where a dataset's source files are. For dfd-default an empty root means the embedded
-    dataset, which is built here if missing (a small one in smoke mode)."""
-    if data_root:
-        return Path(data_root)
-    if dataset != "dfd-default":
-        raise ValueError(f"dataset {dataset!r} needs data_root (the folder you downloaded)")
-    from dfd.data.default_dataset import BuildParams, build_default_dataset
-    from dfd.paths import cache_dir
-
-    out = data_dir("dfd-default") / "source"
-    build_default_dataset(out, cache_dir(), BuildParams(seed=seed, limit=60 if smoke else None), progress=False)
-    return out
+from dfd.metrics import format_metric
+from dfd.paths import reports_dir
 
 
 def figure_path(dataset: str, name: str) -> Path:
@@ -103,15 +81,6 @@ def crop_grid(manifest, n_per_class: int = 8, seed: int = 0, title: str = ""):
     return fig
 
 
-def _fmt(metric: dict | None, digits: int = 3) -> str:
-    if not metric or metric.get("value") is None:
-        return "n/a"
-    v = f"{metric['value']:.{digits}f}"
-    if metric.get("ci_low") is not None and metric.get("ci_high") is not None:
-        v += f" [{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"
-    return v
-
-
 def headline_rows(dataset: str) -> list[dict]:
     """The README's headline numbers for one dataset: each model and the chosen ensemble on test."""
     m = read_metrics(dataset)
@@ -140,8 +109,8 @@ def markdown_table(rows: list[dict]) -> str:
     for r in rows:
         minutes = f"{r['minutes']:.1f}" if r.get("minutes") else ""
         floor = f"{r['ece_floor']['mean']:.3f}" if r.get("ece_floor") else "n/a"
-        out.append(f"| {r['dataset']} | {r['model']} | {_fmt(r['auc'])} | {_fmt(r['acc'])} | {_fmt(r['log_loss'])} "
-                   f"| {_fmt(r['ece'])} | {floor} | {minutes} |")
+        cells = " | ".join(format_metric(r[k]) for k in ("auc", "acc", "log_loss", "ece"))
+        out.append(f"| {r['dataset']} | {r['model']} | {cells} | {floor} | {minutes} |")
     return "\n".join(out)
 
 
@@ -168,9 +137,9 @@ def write_results_md(dataset: str) -> Path:
         for name, t in ev["test"].items():
             fl = floors.get(name)
             floor = f"{fl['mean']:.3f} (p95 {fl['p95']:.3f})" if fl else "n/a"
-            parts.append(f"| {name} | " + " | ".join(_fmt(t.get(k)) for k in
+            parts.append(f"| {name} | " + " | ".join(format_metric(t.get(k)) for k in
                          ("roc_auc", "average_precision", "accuracy", "eer", "log_loss", "brier", "ece"))
-                         + f" | {floor} | {_fmt(t.get('mce'))} |")
+                         + f" | {floor} | {format_metric(t.get('mce'))} |")
         parts += ["", "ECE if perfectly calibrated: the ECE (15 bins) a model whose scores are exactly right would "
                   "still show on this test set, labels drawn from its own scores 2000 times; ECE is biased upwards on "
                   "small sets, so a measured ECE near this figure is as calibrated as this test set can tell."]

@@ -1,15 +1,20 @@
-"""Evaluation helpers for notebook 05: member predictions side by side, scoring saved models
-on any prepared dataset (cross-dataset matrix), and the robustness sweep under common
-degradations (JPEG, blur, down-scaling, noise)."""
+"""The ensemble study of one dataset: the trained members' predictions side by side, every
+ensemble and calibrator fit on validation rows and scored on test (:class:`EnsembleStudy`,
+which saves the chosen one as the bundle), and the saved bundles scored on every prepared
+test split (:func:`cross_dataset_matrix`)."""
 
 from __future__ import annotations
-
 
 import cv2
 import numpy as np
 import pandas as pd
 
 from dfd.data.prepare import load_manifest
+from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
+from dfd.evaluation.ensembles import choose_best, fit_ensembles
+from dfd.evaluation.leakage import assert_no_leakage
+from dfd.metrics import compute_metrics, ece_if_calibrated, roc_auc
+from dfd.evaluation.operating_point import choose_operating_point
 from dfd.paths import data_dir, models_dir
 from dfd.training.input_pipeline import load_images
 
@@ -66,65 +71,6 @@ def test_split(dataset: str, size: int) -> tuple[np.ndarray, np.ndarray, pd.Data
     return load_images(test.path.tolist(), size), test.label.to_numpy(np.int64), test
 
 
-# ----------------------------------------------------------------------------- corruptions
-
-
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=float(sigma))
-
-
-def _downscale(img: np.ndarray, factor: float) -> np.ndarray:
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    return np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
-
-
-# corruption -> levels; level None is the clean reference
-CORRUPTIONS: dict[str, list] = {
-    "jpeg_quality": [90, 70, 50, 30],
-    "gaussian_blur_sigma": [1.0, 2.0],
-    "downscale": [0.5, 0.25],
-    "gaussian_noise_sigma": [5.0, 10.0],
-}
-
-
-def corrupt(images: np.ndarray, kind: str, level, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    fn = {
-        "jpeg_quality": lambda im: _jpeg(im, level),
-        "gaussian_blur_sigma": lambda im: _blur(im, level),
-        "downscale": lambda im: _downscale(im, level),
-        "gaussian_noise_sigma": lambda im: _noise(im, level, rng),
-    }[kind]
-    return np.stack([fn(im) for im in images])
-
-
-def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
-    """AUC of every member (and of ``combine(P) -> p``, the ensemble) under each corruption."""
-    from dfd.evaluation.metrics import roc_auc
-
-    rows = []
-    settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
-    for kind, level in settings:
-        x = images if kind == "none" else corrupt(images, kind, level, seed)
-        P = score_images(models, x)
-        scores = {name: P[:, j] for j, name in enumerate(models)}
-        if combine is not None:
-            scores["ensemble"] = combine(P)
-        for name, p in scores.items():
-            rows.append({"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)})
-    return pd.DataFrame(rows)
-
-
 def prepared_datasets() -> list[str]:
     """Datasets with a prepared manifest under data/."""
     root = data_dir("x").parent
@@ -139,9 +85,6 @@ def trained_datasets() -> list[str]:
 def cross_dataset_matrix(seed: int = 0) -> pd.DataFrame:
     """Rows: the dataset the ensemble was trained on; columns: the test split it is scored
     on; cells: ROC-AUC of that dataset's saved bundle (calibrated ensemble)."""
-    from dfd.evaluation.ensemble import EnsembleBundle
-    from dfd.evaluation.metrics import roc_auc
-
     rows = []
     for train_ds in trained_datasets():
         bundle = EnsembleBundle.load(models_dir(train_ds))
@@ -159,9 +102,6 @@ def cross_dataset_matrix(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["trained_on", "tested_on", "auc", "n_test"])
 
 
-# ----------------------------------------------------------------------------- ensembles
-
-
 class EnsembleStudy:
     """Fits every ensemble and calibrator on validation predictions only, scores everything
     on test, picks the ensemble with the lowest validation log loss and saves it as the
@@ -169,9 +109,6 @@ class EnsembleStudy:
 
     def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
                  n_boot: int = 1000, seed: int = 0):
-        from dfd.evaluation.ensemble import assert_no_leakage, choose_best, choose_operating_point, fit_ensembles
-        from dfd.evaluation.metrics import compute_metrics, ece_if_calibrated
-
         self.dataset = dataset
         self.members = [m for m in members if m in available_members(dataset, members)]
         if not self.members:
@@ -214,8 +151,6 @@ class EnsembleStudy:
         return max(self.members, key=lambda m: self.metrics[f"{m} (raw)"]["roc_auc"]["value"] or 0)
 
     def save_bundle(self):
-        from dfd.evaluation.ensemble import EnsembleBundle, MemberEntry
-
         folder = models_dir(self.dataset)
         members = []
         for m in self.members:

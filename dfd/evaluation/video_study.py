@@ -15,7 +15,7 @@ import pandas as pd
 from dfd.data.video_crops import ClipCrops, crop_clip, temporal_input
 from dfd.errors import DfdError
 from dfd.evaluation.aggregation import AGGREGATIONS, aggregate
-from dfd.faces.tracking import video_detector
+from dfd.faces import VIDEO, FaceDetector
 from dfd.training.temporal import predict_frames
 
 FRAMES_PER_VIDEO = (8, 16, 32, 64, 100)
@@ -51,7 +51,7 @@ def clip_table(items, crops: list[ClipCrops], frame_model, temporal_model=None, 
 
 def aggregation_table(table: pd.DataFrame, methods=None, threshold: float = 0.5) -> pd.DataFrame:
     """Accuracy, balanced accuracy and ROC-AUC of each clip score (rows) over the clips with a face."""
-    from dfd.evaluation.metrics import compute_metrics
+    from dfd.metrics import compute_metrics
 
     methods = methods or [m for m in (*AGGREGATIONS, "temporal") if m in table]
     ok = table[table.status == "ok"].dropna(subset=[m for m in methods if m in table])
@@ -74,9 +74,9 @@ def frames_per_video(items, frame_model, ns=FRAMES_PER_VIDEO, detector=None, met
     their frames (the ``frames_used`` column says how many)."""
     from tqdm.auto import tqdm
 
-    from dfd.evaluation.metrics import compute_metrics
+    from dfd.metrics import compute_metrics
 
-    detector = detector or video_detector()
+    detector = detector or FaceDetector(VIDEO)
     size = int(frame_model.input_shape[1])
     items = list(items)
     rows = []

@@ -1,85 +1,19 @@
-"""Faces over video frames: batched detection on sampled frames and IoU tracking, one track per person.
+"""Faces over video frames: the one tracker, linking detections by IoU into one track per person.
 
-:func:`track_faces` detects faces on the sampled frames (one batched MTCNN call for a
-:class:`~dfd.faces.stage.FaceDetector`) and links them by IoU into :class:`Track` s, one per
-person. The result also counts frames without a face; no face at all gives an empty list
-(``.no_face`` is True), never a guess."""
+:func:`track_faces` detects faces on the sampled frames (batched, when the detector has
+``detect_batch`` as :class:`~dfd.faces.detection.FaceDetector` does) and links them by IoU
+into :class:`Track` s, one per person. The result also counts frames without a face; no face
+at all gives an empty list (``.no_face`` is True), never a guess."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from dfd.faces.types import Face
 from dfd.io.video import Frame
-
-
-def video_detector(max_side: int = 320, min_face_size: int = 20, min_confidence: float = 0.9):
-    """A :class:`VideoFaceDetector`: detection on a copy at most ``max_side`` px (faces in
-    video usually fill a good part of the frame; boxes and landmarks are scaled back), where
-    ``min_face_size`` counts pixels of that copy, so the MTCNN pyramid never up-samples."""
-    return _video_detector_class()(min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
-
-
-_VIDEO_DETECTOR_CLASS = None
-
-
-def _video_detector_class():
-    global _VIDEO_DETECTOR_CLASS
-    if _VIDEO_DETECTOR_CLASS is None:
-        from dfd.faces.stage import FaceDetector
-
-        class VideoFaceDetector(FaceDetector):
-            """FaceDetector whose ``min_face_size`` is measured on the downscaled detection
-            image (at most ``max_side`` px), for speed on video frames."""
-
-            def detect(self, rgb: np.ndarray) -> list:
-                return detect_faces_batch([rgb], self)[0]
-
-        _VIDEO_DETECTOR_CLASS = VideoFaceDetector
-    return _VIDEO_DETECTOR_CLASS
-
-
-def _mtcnn_min_face(detector, scale: float) -> int:
-    # mtcnn 1.0 finds nothing at all once min_face_size reaches 24: stay below it
-    if _VIDEO_DETECTOR_CLASS is not None and isinstance(detector, _VIDEO_DETECTOR_CLASS):
-        return int(min(22, max(8, detector.min_face_size)))
-    return int(min(22, max(8, round(detector.min_face_size * scale))))
-
-
-def detect_faces_batch(images: Sequence[np.ndarray], detector, batch_size: int = 32) -> list[list]:
-    """Faces in each image. A :class:`~dfd.faces.stage.FaceDetector` on same-sized frames runs
-    MTCNN once per batch (several times faster than one call per frame on CPU, with the
-    detector's own size cap, confidence threshold and landmark order); any other object
-    with ``detect(rgb) -> list[Face]`` is called per image."""
-    from dfd.faces.stage import FaceDetector, faces_from_mtcnn
-
-    images = list(images)
-    if not images:
-        return []
-    same = len({im.shape for im in images}) == 1
-    if not (isinstance(detector, FaceDetector) and same and hasattr(detector, "_model")):
-        return [list(detector.detect(im)) for im in images]
-    h, w = images[0].shape[:2]
-    if min(h, w) < 12:
-        return [[] for _ in images]
-    scale = min(1.0, detector.max_side / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    out: list[list] = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        small = [np.ascontiguousarray(cv2.resize(im, size, interpolation=cv2.INTER_AREA) if scale < 1 else im)
-                 for im in chunk]
-        with detector._lock:
-            raw = detector._model().detect_faces(small, min_face_size=_mtcnn_min_face(detector, scale))
-        if len(chunk) == 1 and raw and isinstance(raw[0], dict):  # mtcnn unwraps 1-image results sometimes
-            raw = [raw]
-        if len(raw) != len(chunk):
-            raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]
-        out.extend(faces_from_mtcnn(r, scale, detector.min_confidence) for r in raw)
-    return out
 
 
 def box_iou(a, b) -> float:
@@ -98,7 +32,7 @@ class Detection:
     position: int  # position in the sampled frame list
     index: int  # frame index in the video
     time_s: float
-    face: object  # dfd.faces.stage.Face
+    face: Face
 
 
 @dataclass
@@ -113,10 +47,12 @@ class Track:
 
     @property
     def positions(self) -> list[int]:
+        """Where the track was seen in the list of sampled frames (0, 1, ...)."""
         return [d.position for d in self.detections]
 
     @property
     def indices(self) -> list[int]:
+        """Where the track was seen in the video (frame numbers)."""
         return [d.index for d in self.detections]
 
     @property
@@ -207,6 +143,14 @@ class Tracks(list):
                 "no_face": self.no_face}
 
 
+def detect_frames(detector, images: list[np.ndarray]) -> list[list[Face]]:
+    """Faces of each frame: one batched call when the detector has ``detect_batch``, else
+    ``detect(rgb)`` per frame (any object with that method will do, e.g. a test stub)."""
+    if hasattr(detector, "detect_batch"):
+        return detector.detect_batch(images)
+    return [list(detector.detect(im)) for im in images]
+
+
 def _as_frames(frames) -> list[Frame]:
     out = []
     for pos, fr in enumerate(frames):
@@ -237,7 +181,7 @@ def track_faces(frames, detector, iou_threshold: float = 0.3, max_gap: int | Non
 
     frames = _as_frames(frames)
     if faces is None:
-        faces = detect_faces_batch([f.rgb for f in frames], detector)
+        faces = detect_frames(detector, [f.rgb for f in frames])
     if len(faces) != len(frames):
         raise ValueError(f"got {len(faces)} face lists for {len(frames)} frames")
     tracks: list[Track] = []

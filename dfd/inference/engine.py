@@ -6,13 +6,14 @@
 
 Pipeline per file: checks (regular file, size, kind by content and extension, pixel count
 from the header) → decode → face detection (MTCNN on a down-scaled copy) → crops made
-exactly as the members were trained (model card ``face_stage``) → one batched
-``predict_on_batch`` per member → ensemble + calibration from the bundle → verdict.
+exactly as the members were trained (model card ``face_stage``) → one batched call of
+each member's compiled predict function → ensemble + calibration from the bundle → verdict
+(:meth:`Detector.verdict`, the bundle's rule).
 
-Images: every face is scored and the most suspicious face decides. Videos: evenly sampled
-frames; faces are followed over time (tracks) when :mod:`dfd.io.video` offers tracking, else
-the main face of each frame forms one track; a track's score is the mean of its top-k frame
-scores and the most suspicious track decides.
+Images: every face is scored and the most suspicious face decides. Videos
+(:mod:`dfd.inference.video`): evenly sampled frames; faces are followed over time (one
+track per person); a track's score is the mean of its top-k frame scores and the most
+suspicious track decides.
 
 Hostile files: every failure becomes verdict ``"error"`` with a sentence for people; size
 and pixel limits are checked before anything is decoded, a per-file time budget between
@@ -22,7 +23,6 @@ FFmpeg is restricted to the ``file`` protocol. Nothing here opens a network conn
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -38,32 +38,22 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dfd.errors import BadInputError, DfdError  # noqa: E402
-from dfd.evaluation.ensemble import EnsembleBundle  # noqa: E402
-from dfd.faces.detection import CompiledFaceDetector  # noqa: E402
-from dfd.faces.stage import Face, FaceDetector, align_face, choose_main_face  # noqa: E402
+from dfd.evaluation.bundle import EnsembleBundle  # noqa: E402
+from dfd.faces import INFERENCE, Face, FaceDetector, align_face, centre_square, choose_main_face  # noqa: E402
 from dfd.inference.limits import Limits, _Abort, _Clock  # noqa: E402
 from dfd.inference.members import (  # noqa: E402
     _Candidate,
-    _centre_square,
     _face_stage,
     _is_prealigned,
     _Member,
     _resize,
 )
 from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, display_path  # noqa: E402
+from dfd.inference.video import analyze_video  # noqa: E402
 from dfd.io.images import check_regular_file, load_image  # noqa: E402
-from dfd.io.media import _is_video_header, file_kind, iter_media, sniff_kind  # noqa: E402
+from dfd.io.media import file_kind, iter_media, sniff_kind  # noqa: E402
 
-# Face detection (CompiledFaceDetector) runs on a copy shrunk so that a DETECT_MIN_FACE px
-# face becomes MTCNN's 12 px window (and the longer side is at most DETECT_MAX_SIDE): a
-# 1024 px photo is searched at 307 px, which keeps every face >= 40 px. On the 2-core dev
-# CPU that takes ~60 ms (unloaded) for a 1024 px photo vs ~500 ms for plain MTCNN at full
-# size (scripts/bench_inference.py); landmarks stay within ~5% of the inter-ocular
-# distance of a full-resolution detection, ~1.5 px in a 128 px crop.
-DETECT_MAX_SIDE = 384
-DETECT_MIN_FACE = 40  # px in the analysed image
 MAX_FACES_PER_IMAGE = 12
-TOPK_FRACTION = 0.25  # video: a person's score is the mean of their top quarter of frame scores
 PREDICT_CHUNK = 64
 
 
@@ -74,9 +64,6 @@ def default_models_dir(dataset: str = "dfd-default") -> Path:
     return models_dir(dataset)
 
 
-
-
-# --------------------------------------------------------------------------- detector
 class Detector:
     """Loads a verified model bundle once and analyses files with it (thread-safe: one
     analysis at a time per Detector)."""
@@ -87,9 +74,7 @@ class Detector:
         self.members = members
         self.folder = Path(folder) if folder is not None else None
         self.limits = limits or Limits()
-        self.face_detector = face_detector or CompiledFaceDetector(
-            max_side=DETECT_MAX_SIDE, min_face_size=DETECT_MIN_FACE
-        )
+        self.face_detector = face_detector or FaceDetector(INFERENCE)  # settings: dfd.faces.detection
         self._lock = threading.RLock()
         keys = []
         for m in members:
@@ -98,7 +83,6 @@ class Detector:
         self._stage_keys = keys  # the first one is the "primary" crop shown to people
         self._warm = False
 
-    # ---- construction
     @classmethod
     def from_dir(cls, models_dir=None, verify: bool = True, limits: Limits | None = None) -> "Detector":
         """Read ``bundle.json`` in ``models_dir`` (verifying every member file's SHA-256
@@ -130,7 +114,6 @@ class Detector:
                                    (int(shape[1]), int(shape[2])), _face_stage(card)))
         return cls(bundle, members, folder, limits)
 
-    # ---- facts
     @property
     def model_ids(self) -> list[str]:
         return [m.id for m in self.members]
@@ -138,12 +121,19 @@ class Detector:
     @property
     def info(self) -> dict:
         """The bundle's fields (fit row ids summarised as counts) and every member's card."""
-        d = _summarise_indices(self.bundle.to_dict())
+        d = bundle_summary(self.bundle)
         d["folder"] = str(self.folder) if self.folder else None
         d["models"] = self.model_ids
         d["cards"] = {m.name: m.card for m in self.members}
         d["limits"] = asdict(self.limits)
         return d
+
+    def verdict(self, p) -> str:
+        """The verdict for a calibrated P(fake): the bundle's rule
+        (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is ``"no_face"``."""
+        if p is None:
+            return "no_face"
+        return self.bundle.verdict(p)
 
     def warmup(self) -> None:
         """Trace the detector and model graphs now (the first analysis is otherwise ~1-2 s slower)."""
@@ -153,11 +143,9 @@ class Detector:
             rng = np.random.default_rng(0)
             self.face_detector.detect(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
             for m in self.members:
-                for n in (1, 2):
-                    m.model.predict_on_batch(np.zeros((n, *m.input_size, 3), np.float32))
+                m.predict(np.zeros((1, *m.input_size, 3), np.float32))
             self._warm = True
 
-    # ---- analysis
     def analyze(self, path, explain: bool = False, frames: int = 32, progress=None, cancel=None) -> AnalysisResult:
         """Analyse one image or video file. Never raises for a bad file: ``verdict`` is
         ``"error"`` and ``error`` says why. ``progress(fraction)`` is called as stages
@@ -175,7 +163,7 @@ class Detector:
                 if kind == "image":
                     result = self._analyze_image_file(path_str, explain, clock)
                 else:
-                    result = self._analyze_video(path_str, explain, max(1, int(frames)), clock)
+                    result = analyze_video(self, path_str, explain, max(1, int(frames)), clock)
             except _Abort as exc:
                 result = self._error(path_str, kind, str(exc), clock)
             except BadInputError as exc:
@@ -241,7 +229,6 @@ class Detector:
         for p in iter_media(paths):
             yield self.analyze(p, **kw)
 
-    # ---- internals
     def _base(self, path: str, kind: str | None, clock: _Clock) -> AnalysisResult:
         return AnalysisResult(
             path=path, kind=kind, verdict="error", p_fake=None, member_scores={}, faces=[], frames=[],
@@ -278,7 +265,7 @@ class Detector:
         res.faces = faces
         res.p_fake = best.p_fake
         res.member_scores = dict(best.member_scores)
-        res.verdict = self.bundle.verdict(best.p_fake)
+        res.verdict = self.verdict(best.p_fake)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -303,7 +290,7 @@ class Detector:
                 if mode == "whole" and prealigned:
                     if face is not main:
                         continue  # a pre-aligned crop holds one face: the whole image
-                    crops[key] = _centre_square(rgb, size)
+                    crops[key] = centre_square(rgb, size)
                 else:
                     try:
                         crops[key], _ = align_face(rgb, face.landmarks, size, margin)
@@ -324,7 +311,7 @@ class Detector:
             inputs[m.name] = x
             preds = []
             for s in range(0, n, PREDICT_CHUNK):
-                preds.append(np.asarray(m.model.predict_on_batch(x[s : s + PREDICT_CHUNK])).reshape(-1))
+                preds.append(m.predict(x[s : s + PREDICT_CHUNK]))
                 clock.check()
             P[:, j] = np.concatenate(preds)
         if not np.all(np.isfinite(P)):
@@ -367,98 +354,14 @@ class Detector:
             ))
         return out
 
-    # ---- video
-    def _video_limits(self):
-        from dfd.io.video import VideoLimits
 
-        lim = self.limits
-        return VideoLimits(max_frames=int(lim.max_frames), max_duration_s=float(lim.max_duration_s),
-                           max_pixels=int(lim.max_frame_pixels), max_bytes=int(lim.max_bytes))
-
-    def _analyze_video(self, path: str, explain: bool, n_frames: int, clock: _Clock) -> AnalysisResult:
-        from dfd.faces.tracking import track_faces
-        from dfd.io import video as video_mod
-
-        res = self._base(path, "video", clock)
-        abspath = os.path.abspath(path)  # FFmpeg must never read a "proto:..." name as a URL
-        with open(abspath, "rb") as fh:
-            head = fh.read(64)
-            fh.seek(188)
-            ts_second = fh.read(1)
-        if not _is_video_header(head, ts_second):
-            raise BadInputError("not a video file (unrecognised or corrupt container)", path)
-
-        t = time.perf_counter()
-        limits = self._video_limits()
-        info = video_mod.probe(abspath, limits)
-        clock.check()
-        sample = video_mod.sample_video(abspath, n=n_frames, limits=limits, info=info)
-        frames = sample.frames  # [Frame(index, time_s, rgb)]
-        clock.add("decode", time.perf_counter() - t)
-        clock.report(0.25)
-        clock.check()
-        if not frames:
-            raise BadInputError("video has no decodable frames", path)
-        h0, w0 = frames[0].rgb.shape[:2]
-        res.image_size = (int(w0), int(h0))
-
-        t = time.perf_counter()
-        if isinstance(self.face_detector, CompiledFaceDetector):
-            found = self.face_detector.detect_batch([f.rgb for f in frames])
-        else:
-            found = [self.face_detector.detect(f.rgb) for f in frames]
-        clock.check()
-        tracks = track_faces(frames, self.face_detector, faces=found)
-        candidates: list[_Candidate] = []
-        n_faces = {f.index: 0 for f in frames}
-        for track in tracks:
-            for det in track.detections:
-                frame = frames[det.position]
-                for c in self._candidates(frame.rgb, frame.index, faces=[det.face]):
-                    c.track_id = int(track.track_id)
-                    candidates.append(c)
-                    n_faces[frame.index] += 1
-        clock.add("faces", time.perf_counter() - t)
-        clock.report(0.6)
-        clock.check()
-
-        if not candidates:
-            res.verdict = "no_face"
-            res.frames = [FrameScore(f.index, float(f.time_s), None, 0) for f in frames]
-            return res
-        faces = self._score(candidates, explain, clock)
-        res.faces = faces
-        frame_p: dict[int, float] = {}
-        for f in faces:
-            frame_p[f.frame_index] = max(frame_p.get(f.frame_index, 0.0), f.p_fake)
-        res.frames = [FrameScore(f.index, float(f.time_s), frame_p.get(f.index), n_faces[f.index]) for f in frames]
-
-        # each person (track): mean of its top-k frame scores; the most suspicious one decides
-        by_track: dict[int, list[FaceResult]] = {}
-        for f in faces:
-            by_track.setdefault(f.track_id, []).append(f)
-        best_score, best_top = -1.0, []
-        for faces_of_track in by_track.values():
-            top = sorted(faces_of_track, key=lambda f: -f.p_fake)[: _top_k(len(faces_of_track))]
-            score = float(np.mean([f.p_fake for f in top]))
-            if score > best_score:
-                best_score, best_top = score, top
-        res.p_fake = best_score
-        res.member_scores = {m.name: float(np.mean([f.member_scores[m.name] for f in best_top]))
-                             for m in self.members}
-        res.suspicious_frames = [f.frame_index for f in best_top]
-        res.verdict = self.bundle.verdict(best_score)
-        return res
-
-
-def _top_k(n: int) -> int:
-    """How many of a track's frames its score averages: the top quarter (rounded up, as
-    :func:`dfd.evaluation.aggregation.aggregate` with ``"topk"``), at least 1."""
-    return max(1, math.ceil(n * TOPK_FRACTION))
+def bundle_summary(bundle: EnsembleBundle) -> dict:
+    """The bundle's fields as JSON-able data, each list of fit row ids (``fitted_indices``)
+    replaced by its length (``n_fitted``): what ``dfd info`` and :attr:`Detector.info` show."""
+    return _summarise_indices(bundle.to_dict())
 
 
 def _summarise_indices(node):
-    """Copy of a bundle dict with ``fitted_indices`` lists replaced by their length."""
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
@@ -474,11 +377,11 @@ def _summarise_indices(node):
 
 __all__ = [
     "AnalysisResult",
-    "CompiledFaceDetector",
     "Detector",
     "FaceResult",
     "FrameScore",
     "Limits",
+    "bundle_summary",
     "default_models_dir",
     "display_path",
     "file_kind",

@@ -26,7 +26,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 class _GradCam:
-    """A model's Grad-CAM function, built once (graph traced on first use)."""
+    """A model's Grad-CAM function, built and traced once."""
 
     def __init__(self, model, layer: str):
         import keras
@@ -52,7 +52,9 @@ class _GradCam:
         size = model.input_shape[1:3]
         self.size = (int(size[0]), int(size[1]))
 
-        @tf.function(reduce_retracing=True)
+        # one graph for every batch size, traced here (as the engine's predict functions):
+        # no retracing per new number of faces, no "triggered tf.function retracing" warning
+        @tf.function(input_signature=[tf.TensorSpec((None, *self.size, 3), tf.float32)], reduce_retracing=True)
         def compute(x):
             with tf.GradientTape() as tape:
                 features, pre = self.grad_model(x, training=False)
@@ -73,7 +75,7 @@ class _GradCam:
             cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))  # (N, h, w)
             return cam
 
-        self._compute = compute
+        self._compute = compute.get_concrete_function()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import tensorflow as tf

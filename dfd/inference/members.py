@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from dfd.errors import DfdError
-from dfd.faces.stage import Face
+from dfd.faces import Face
 
 DEFAULT_FACE_STAGE = {"mode": "detect", "margin": 0.3, "crop_size": 128}
 # "whole"-mode models (trained on pre-aligned crops): the image counts as pre-aligned when
@@ -24,6 +25,7 @@ class _Member:
     sha256: str
     input_size: tuple[int, int]  # (h, w)
     face_stage: dict
+    _predict: Callable | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -33,6 +35,34 @@ class _Member:
     def stage_key(self) -> tuple:
         fs = self.face_stage
         return (fs["mode"], float(fs["margin"]), int(fs["crop_size"]))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The model's raw P(fake) of a float32 batch ``(n, h, w, 3)``, as ``(n,)``."""
+        if self._predict is None:
+            self._predict = compiled_predict(self.model, self.input_size)
+        return self._predict(x)
+
+
+def compiled_predict(model, input_size: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    """``model``'s predict step as one graph for every batch size: ``(n, h, w, 3)`` float32
+    in, ``(n,)`` out.
+
+    ``predict_on_batch`` traces a graph per new batch shape before it relaxes the shape, and
+    TensorFlow logs "triggered tf.function retracing" once a few members (all the same Keras
+    code) have traced. One concrete function with batch dimension None, traced here, serves
+    every batch; it runs the same ops, so the scores are bit-identical to
+    ``predict_on_batch``'s at each batch size (tests/test_inference.py). Padding batches to
+    fixed sizes would not be: a row's last bits depend on the batch it is computed in."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, int(input_size[0]), int(input_size[1]), 3), tf.float32)
+    graph = tf.function(lambda x: model(x, training=False), input_signature=[spec],
+                        reduce_retracing=True).get_concrete_function()
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.asarray(graph(tf.convert_to_tensor(x, tf.float32))).reshape(-1)
+
+    return predict
 
 
 def _face_stage(card: dict) -> dict:
@@ -58,16 +88,6 @@ def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return img
     interp = cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR
     return cv2.resize(img, (w, h), interpolation=interp)
-
-
-def _centre_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """What :class:`~dfd.faces.stage.FaceCropper` does in ``"whole"`` mode."""
-    h, w = rgb.shape[:2]
-    if (h, w) == (size, size):
-        return rgb
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return cv2.resize(rgb[y0 : y0 + side, x0 : x0 + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
 def _is_prealigned(face: Face, shape) -> bool:

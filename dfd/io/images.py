@@ -2,7 +2,8 @@
 :class:`~dfd.errors.BadInputError` that says why not.
 
 Pillow does the decoding because it reads EXIF orientation, CMYK, palettes, 16-bit and
-alpha; the size checks run on the header *before* pixels are decoded, so a decompression
+alpha; AVIF too (Pillow >= 11.3), and HEIC / HEIF (phone photos) through the ``pillow-heif``
+plug-in. The size checks run on the header *before* pixels are decoded, so a decompression
 bomb is refused without allocating it."""
 
 from __future__ import annotations
@@ -16,8 +17,20 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from dfd.errors import BadInputError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+try:  # HEIC / HEIF: libheif through pillow-heif; Image.open then reads them like any other format
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    HEIF_SUPPORT = False
+else:
+    register_heif_opener()
+    HEIF_SUPPORT = True
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
+                    ".heic", ".heif", ".hif", ".avif"}
+# every container OpenCV's FFmpeg reads that dfd.io.media recognises by its first bytes
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                    ".ts", ".m2t", ".mts", ".m2ts", ".3gp", ".3g2", ".flv", ".f4v", ".ogv", ".vob",
+                    ".mod", ".m2v", ".asf", ".divx", ".mxf"}
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 80_000_000  # ~ a 10k x 8k photo; more is treated as a decompression bomb
@@ -113,12 +126,15 @@ def load_image(
     except BadInputError:
         raise
     except UnidentifiedImageError:
+        if not HEIF_SUPPORT and Path(path).suffix.lower() in (".heic", ".heif", ".hif"):
+            raise BadInputError("HEIC / HEIF photos need the pillow-heif package (pip install pillow-heif)",
+                                str(path)) from None
         raise BadInputError("not an image file (unrecognised or corrupt format)", str(path)) from None
     except Image.DecompressionBombError as exc:
         raise BadInputError(f"image refused as a decompression bomb: {exc}", str(path)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        msg = str(exc)
-        if "truncated" in msg.lower():
+        msg = " ".join(str(exc).split())  # one line (libheif's messages end in a newline)
+        if "truncated" in msg.lower() or "end of file" in msg.lower():
             msg = "image file is truncated (incomplete download or copy?)"
         else:
             msg = f"image cannot be decoded: {msg}"

@@ -108,11 +108,13 @@ class VideoSample:
 
     @property
     def indices(self) -> list[int]:
-        return [f.index for f in self.frames]
+        """Frame numbers (in the video) of the sampled frames, in order."""
+        return [index for index, _, _ in self.frames]
 
     @property
     def times(self) -> list[float]:
-        return [f.time_s for f in self.frames]
+        """Their timestamps in seconds."""
+        return [time_s for _, time_s, _ in self.frames]
 
 
 

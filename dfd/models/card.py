@@ -1,10 +1,10 @@
 """Saving and loading detectors together with their model cards.
 
 A detector is one legacy Keras HDF5 file (``.h5``, what the desktop app loads). Its model
-card - architecture, sizes, preprocessing, package versions, git commit, training facts -
-is stored twice: as a JSON string in the HDF5 root attribute ``"dfd_model_card"`` (so the
-card can never get separated from the weights) and as a sidecar ``<name>.json`` for people
-and tools that do not speak HDF5.
+card - architecture, sizes, preprocessing, package versions, git commit (see
+:mod:`dfd.models.provenance`), training facts - is stored twice: as a JSON string in the
+HDF5 root attribute ``"dfd_model_card"`` (so the card can never get separated from the
+weights) and as a sidecar ``<name>.json`` for people and tools that do not speak HDF5.
 
 Loading is defensive: the architecture JSON is scanned with h5py *before* Keras sees it and
 files with ``Lambda`` layers (which carry marshalled Python bytecode) are refused; Keras
@@ -17,108 +17,21 @@ import contextlib
 import json
 import logging
 import os
-import platform
-import subprocess
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
-import numpy as np
 import keras
+import numpy as np
 
-from dfd import LABEL_NAMES, __version__ as DFD_VERSION
 from dfd.errors import DfdError
-from dfd.paths import PACKAGE_DIR
 
 CARD_ATTR = "dfd_model_card"
-CARD_FORMAT = "dfd-model-card/1"
 H5_SUFFIXES = (".h5", ".hdf5")
 # HDF5 keeps attributes in the object header, which holds at most 64 KiB
 MAX_CARD_BYTES = 60_000
 # layer classes / serialised objects that embed executable Python
 FORBIDDEN_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
-
-
-# --------------------------------------------------------------------------------------
-# Cards
-# --------------------------------------------------------------------------------------
-
-
-def base_card(model: keras.Model, name: str, input_size: int, **extra) -> dict:
-    """The facts every card carries; ``extra`` (JSON-serialisable) is added on top, e.g.
-    ``base_card(model, "cnn", 128, dataset="ff++", epochs=12, val_auc=0.93)``."""
-    from dfd.models.registry import built_config  # late import: registry -> families -> cnn
-
-    card = {
-        "format": CARD_FORMAT,
-        "architecture": name,
-        "model_name": model.name,
-        "params": int(model.count_params()),
-        "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
-        "input_size": int(input_size),
-        "input_shape": [None if d is None else int(d) for d in model.input_shape[1:]],
-        "output": "sigmoid probability that the face is fake, shape (batch, 1)",
-        "labels": {str(k): v for k, v in LABEL_NAMES.items()},
-        "preprocessing": _preprocessing(model),
-        "versions": package_versions(),
-        "dfd_version": DFD_VERSION,
-        "git_commit": git_commit(),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    config = built_config(model)
-    if config is not None:
-        card["config"] = config
-    card.update(extra)
-    return card
-
-
-def _preprocessing(model: keras.Model) -> str:
-    from dfd.models.cnn import PREPROCESSING, SRM_PREPROCESSING
-    from dfd.models.layers import HighPassResidual
-
-    text = SRM_PREPROCESSING if _has_layer(model, HighPassResidual) else PREPROCESSING
-    if len(model.input_shape) == 5:
-        return f"clips of {model.input_shape[1]} frames; each frame: {text}"
-    return text
-
-
-def _has_layer(layer, cls) -> bool:
-    if isinstance(layer, cls):
-        return True
-    children = list(getattr(layer, "layers", []))
-    if hasattr(layer, "layer"):  # wrappers: TimeDistributed, Bidirectional
-        children.append(layer.layer)
-    return any(_has_layer(child, cls) for child in children)
-
-
-def package_versions() -> dict:
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "h5py": h5py.__version__,
-    }
-
-
-def git_commit() -> str:
-    """``git rev-parse HEAD`` of the checkout dfd runs from, or ``"unknown"``."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else "unknown"
-
-
-# --------------------------------------------------------------------------------------
-# Save / read / load
-# --------------------------------------------------------------------------------------
 
 
 def save_model(model: keras.Model, path_h5, card: dict) -> Path:
@@ -275,11 +188,8 @@ def load_model(path_h5, require_card: bool = False) -> tuple[keras.Model, dict]:
 
 __all__ = [
     "CARD_ATTR",
-    "base_card",
     "check_architecture",
-    "git_commit",
     "load_model",
-    "package_versions",
     "read_card",
     "save_model",
 ]

@@ -1,4 +1,5 @@
-"""``cnn``: a plain Conv-BN-ReLU stack, plus the building blocks the other families share.
+"""``cnn``: a plain Conv-BN-ReLU stack (the design's "CNN"), plus the building blocks the other
+families share.
 
 Every dfd image model follows one contract (see :mod:`dfd.models.registry`):
 
@@ -13,8 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from dfd.models.layers import (DctResidualHistogram, HighPassResidual, PatchDictionary, ResidualCooccurrence,
-                     StreamDropout)
+from dfd.models.layers import HighPassResidual
 
 # How raw pixels become network input; written into model cards.
 PREPROCESSING = "float32 RGB pixels in [0, 255]; the model itself rescales them to [-1, 1]"
@@ -96,99 +96,34 @@ def _per_stage(value, stages: int, what: str) -> list[int]:
     return [int(v) for v in value]
 
 
-def classifier_head(embedding, config: dict):
-    """embedding -> [dense-ReLU] -> dropout -> Dense(1, sigmoid) named ``p_fake``."""
+def head_features(embedding, config: dict):
+    """embedding -> [dense-ReLU] -> [dropout]: what the classifier's last Dense reads."""
     x = embedding
     if config.get("dense_units", 0):
         x = layers.Dense(config["dense_units"], activation="relu", name="head_dense")(x)
     if config.get("dropout", 0.0):
         x = layers.Dropout(config["dropout"], name="head_dropout")(x)
+    return x
+
+
+def classifier_head(embedding, config: dict):
+    """embedding -> [dense-ReLU] -> dropout -> Dense(1, sigmoid) named ``p_fake``."""
+    x = head_features(embedding, config)
     # float32 output even under a mixed-precision policy, so probabilities stay calibrated
     return layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
 
 
-def global_view(pixels, config: dict, input_size: int):
-    """The input the convolutional trunk sees: the face area-averaged down to
-    ``global_size`` px when that is set and smaller than the input (a dual-stream model
-    keeps full resolution for its statistics stream only)."""
-    target = int(config.get("global_size", 0) or 0)
-    if not target or target >= input_size:
-        return pixels
-    if input_size % target:
-        return layers.Resizing(target, target, interpolation="area", name="global_view")(pixels)
-    return layers.AveragePooling2D(input_size // target, name="global_view")(pixels)
-
-
-def stats_logit(pixels, config: dict):
-    """Native-resolution statistics stream: residual co-occurrence log-histograms,
-    standardised by BatchNorm and read out linearly (a strongly L2-regularised logistic
-    regression inside the network; see :class:`ResidualCooccurrence`)."""
-    stats = ResidualCooccurrence(
-        colour_spaces=tuple(config.get("stats_colour_spaces", ("rgb", "ycbcr"))),
-        truncate=int(config.get("stats_truncate", 3)),
-        train_crop=int(config.get("stats_train_crop", 0)),
-        name="stats",
-    )(pixels)
-    x = batch_norm("stats_bn", config.get("bn_momentum", DEFAULT_BN_MOMENTUM))(stats)
-    if config.get("stats_dropout", 0.0):
-        x = layers.Dropout(config["stats_dropout"], name="stats_dropout")(x)
-    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("stats_l2", 0.03)),
-                        name="stats_logit")(x)
-
-
-def dictionary_logit(view, config: dict):
-    """Unsupervised-dictionary stream: k-means patch codes pooled on a grid (see
-    :class:`PatchDictionary`; ``dfd.training.train`` adapts it to the training faces), read out
-    linearly with a strong L2 penalty."""
-    codes = PatchDictionary(
-        patch=int(config.get("dictionary_patch", 6)), atoms=int(config.get("dictionary_atoms", 400)),
-        grid=int(config.get("dictionary_grid", 4)), name="dictionary",
-    )(view)
-    if config.get("dictionary_dropout", 0.0):
-        codes = layers.Dropout(config["dictionary_dropout"], name="dictionary_dropout")(codes)
-    # zero start: the readout begins as "no opinion" instead of a random 6,400-term sum
-    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dictionary_l2", 0.1)),
-                        kernel_initializer="zeros", name="dictionary_logit")(codes)
-
-
-def dct_logit(pixels, config: dict):
-    """JPEG-grid stream at the input's native resolution: DCTR histograms (see
-    :class:`DctResidualHistogram`), standardised by BatchNorm and read out linearly with an
-    L2 penalty."""
-    features = DctResidualHistogram(step=float(config.get("dct_step", 4.0)),
-                                    truncate=int(config.get("dct_truncate", 4)), name="dct")(pixels)
-    x = batch_norm("dct_bn", config.get("bn_momentum", DEFAULT_BN_MOMENTUM))(features)
-    return layers.Dense(1, kernel_regularizer=keras.regularizers.L2(config.get("dct_l2", 0.02)),
-                        kernel_initializer="zeros", name="dct_logit")(x)
-
-
-def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
-    pixels = image_input(input_size)
-    view = global_view(pixels, config, input_size)
+def conv_embedding(view, config: dict):
+    """Pixels -> the trunk's pooled face embedding (layer ``"embedding"``): preprocessing, the
+    Conv-BN-ReLU stages and global average pooling."""
     x = preprocess(view, config)
     x = conv_trunk(
         x, config["widths"], config["convs_per_stage"],
         bn_momentum=config.get("bn_momentum", DEFAULT_BN_MOMENTUM),
     )
-    embedding = layers.GlobalAveragePooling2D(name="embedding")(x)
-    if not any(config.get(stream, False) for stream in ("stats", "dictionary", "dct")):
-        return keras.Model(pixels, classifier_head(embedding, config), name=name)
-    # several streams: their logits add up (a product of experts); p_fake stays one sigmoid
-    h = embedding
-    if config.get("dense_units", 0):
-        h = layers.Dense(config["dense_units"], activation="relu", name="head_dense")(h)
-    if config.get("dropout", 0.0):
-        h = layers.Dropout(config["dropout"], name="head_dropout")(h)
-    trunk_logit = layers.Dense(1, name="trunk_logit")(h)
-    if config.get("stream_dropout", 0.0):
-        trunk_logit = StreamDropout(config["stream_dropout"], name="trunk_stream_dropout")(trunk_logit)
-    logits = [trunk_logit]
-    if config.get("stats", False):
-        logits.append(stats_logit(pixels, config))
-    if config.get("dictionary", False):
-        logits.append(dictionary_logit(view, config))
-    if config.get("dct", False):
-        logits.append(dct_logit(pixels, config))
-    logit = layers.Add(name="logit")(logits)
-    p_fake = layers.Activation("sigmoid", dtype="float32", name="p_fake")(logit)
-    return keras.Model(pixels, p_fake, name=name)
+    return layers.GlobalAveragePooling2D(name="embedding")(x)
+
+
+def build(config: dict, input_size: int, name: str = "cnn") -> keras.Model:
+    pixels = image_input(input_size)
+    return keras.Model(pixels, classifier_head(conv_embedding(pixels, config), config), name=name)

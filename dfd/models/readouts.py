@@ -1,6 +1,6 @@
-"""Exact fit of a multi-stream cnn's linear readouts, before the network is trained.
+"""Exact fit of a multistream model's linear readouts, before the network is trained.
 
-The ``stats``, ``dictionary`` and ``dct`` streams of :mod:`dfd.models.cnn` are fixed
+The ``stats``, ``dictionary`` and ``dct`` streams of :mod:`dfd.models.multistream` are fixed
 feature maps (nothing in them trains) read out by one ``Dense(1)`` each with an L2 penalty.
 Given the features, that readout is a logistic regression: a convex problem with one
 optimum, which a few epochs of mini-batch SGD next to a conv trunk only approach (measured
@@ -23,7 +23,7 @@ import numpy as np
 import keras
 
 # stream -> (feature layer, standardising BatchNorm or None, readout Dense); the names
-# dfd.models.cnn gives them. The dictionary standardises its own codes (PatchDictionary).
+# dfd.models.multistream gives them. The dictionary standardises its own codes (PatchDictionary).
 LINEAR_STREAMS = {
     "stats": ("stats", "stats_bn", "stats_logit"),
     "dictionary": ("dictionary", None, "dictionary_logit"),
@@ -137,7 +137,7 @@ def solve_readouts(blocks, labels, penalties, max_iter: int = 2000):
 
 
 def trunk_classifier(model: keras.Model) -> keras.Model:
-    """The conv trunk of a multi-stream cnn as a classifier of its own: pixels ->
+    """The conv trunk of a multistream model as a classifier of its own: pixels ->
     sigmoid(``trunk_logit``), sharing its layers (and weights) with ``model``. It computes
     none of the other streams, so at 64 px it trains several times faster than the whole."""
     logit = model.get_layer("trunk_logit").output

@@ -1,8 +1,8 @@
 """Detector registry, DeepfakeBench style: one JSON file per detector in ``configs/``.
 
 ``configs/<name>.json`` holds the detector's default hyper-parameters and its default
-``input_size``; its ``"model"`` key names the family that builds it (``cnn``, ``cnn_lstm``,
-``resnext``, ``temporal``), so a variant is just another JSON file (e.g. a ``cnn_nosrm.json``
+``input_size``; its ``"model"`` key names the family that builds it (``cnn``, ``multistream``,
+``cnn_lstm``, ``resnext``, ``temporal``), so a variant is just another JSON file (e.g. a ``cnn_nosrm.json``
 with ``"model": "cnn", "srm": false``). Keyword overrides replace config entries for one
 build; unknown keys are refused so a typo cannot silently train the default model.
 """
@@ -26,6 +26,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # imported lazily so reading a config does not pay for building graphs.
 FAMILIES = {
     "cnn": "dfd.models.cnn",
+    "multistream": "dfd.models.multistream",
     "cnn_lstm": "dfd.models.cnn_lstm",
     "resnext": "dfd.models.resnext",
     "temporal": "dfd.models.temporal",

@@ -27,7 +27,7 @@ def image_encoder_from(model: keras.Model) -> keras.Model:
     except ValueError:
         raise DfdError(
             f"model {model.name!r} has no 'embedding' layer; image_encoder_from needs a dfd "
-            "image detector (cnn, cnn_lstm, resnext) built by dfd.models.build_model"
+            "image detector (cnn, multistream, cnn_lstm, resnext) built by dfd.models.build_model"
         ) from None
     return keras.Model(model.inputs, embedding.output, name="encoder")
 

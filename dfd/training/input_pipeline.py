@@ -32,6 +32,11 @@ class AugmentConfig:
     def off(cls) -> "AugmentConfig":
         return cls(flip=False, affine_scale=0.0, color=0.0, blur_prob=0.0, jpeg_prob=0.0)
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> "AugmentConfig":
+        """From a recipe's ``augmentation`` (JSON and papermill give lists for the ranges)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
 
 def load_images(paths, size: int) -> np.ndarray:
     """Decode crops into one ``(N, size, size, 3)`` uint8 array (area-resized if needed)."""

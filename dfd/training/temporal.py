@@ -138,7 +138,7 @@ def train_temporal(cfg: VideoTrainConfig, splits: dict[str, tuple[list, list[Cli
     whose encoder is re-used (None: a CNN is trained on the training clips' frames first)."""
     import keras
 
-    from dfd.evaluation.metrics import compute_metrics
+    from dfd.metrics import compute_metrics
     from dfd.models import base_card, build_model, save_model
     from dfd.paths import models_dir
     from dfd.training.train import set_determinism, training_device

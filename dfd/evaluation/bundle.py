@@ -1,0 +1,227 @@
+"""The ``bundle.json`` manifest the desktop app loads: member files with their SHA-256, the
+chosen ensemble and calibrators, the threshold and uncertain band, and the verdict rule.
+
+JSON only (safe to load); pure numpy/scipy, so the app can combine member scores without
+loading TensorFlow twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from dfd.errors import DfdError
+from dfd.evaluation.calibration import TemperatureScaler
+from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
+from dfd.io.hashing import sha256_file
+
+BUNDLE_FILE = "bundle.json"
+BUNDLE_FORMAT_VERSION = 1
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # bundle.json is small; refuse anything absurd
+
+
+def _safe_relative(file: str) -> str:
+    """Member files must live inside the bundle folder: no absolute paths, no '..'."""
+    if not isinstance(file, str) or not file or "\\" in file:
+        raise DfdError(f"bundle member file name {file!r} is not a plain relative path")
+    pp = PurePosixPath(file)
+    if pp.is_absolute() or ".." in pp.parts or ":" in pp.parts[0]:
+        raise DfdError(f"bundle member file {file!r} points outside the models folder")
+    return pp.as_posix()
+
+
+@dataclass
+class MemberEntry:
+    name: str
+    file: str  # relative to the bundle folder, '/'-separated
+    sha256: str
+    input_size: tuple[int, int]  # (height, width) in pixels
+
+    def __post_init__(self):
+        self.file = _safe_relative(self.file)
+        size = (self.input_size, self.input_size) if isinstance(self.input_size, int) else self.input_size
+        self.input_size = tuple(int(s) for s in size)
+        if len(self.input_size) != 2 or min(self.input_size) <= 0:
+            raise DfdError(f"member {self.name!r}: input_size must be (height, width), got {size!r}")
+        if not (isinstance(self.sha256, str) and len(self.sha256) == 64
+                and all(c in string.hexdigits for c in self.sha256)):
+            raise DfdError(f"member {self.name!r}: sha256 must be 64 hex characters")
+        self.sha256 = self.sha256.lower()
+
+    @classmethod
+    def from_file(cls, folder, name: str, file: str, input_size) -> MemberEntry:
+        """Entry for ``folder/file`` with its SHA-256 computed now."""
+        return cls(name, file, sha256_file(Path(folder) / _safe_relative(file)), input_size)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "file": self.file, "sha256": self.sha256,
+                "input_size": list(self.input_size)}
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class EnsembleBundle:
+    """Everything the app needs to turn member scores into a verdict, saved as
+    ``bundle.json`` next to the member model files (JSON only: safe to load).
+
+    ``predict`` expects member probabilities in the order of ``members``."""
+
+    members: list[MemberEntry]
+    ensemble: _Ensemble
+    calibrator: TemperatureScaler
+    member_calibrators: dict[str, TemperatureScaler]
+    threshold: float
+    uncertain_band: tuple[float, float]
+    dataset: str
+    ensemble_name: str = ""
+    created: str = field(default_factory=_utc_now)
+    extra: dict = field(default_factory=dict)  # free-form JSON metadata (metrics, notes)
+
+    def __post_init__(self):
+        names = [m.name for m in self.members]
+        if not names or len(set(names)) != len(names):
+            raise DfdError(f"bundle needs at least one member with unique names, got {names}")
+        if self.ensemble.n_models_ != len(names):
+            raise DfdError(f"ensemble expects {self.ensemble.n_models_} members, bundle lists {len(names)}")
+        unknown = set(self.member_calibrators) - set(names)
+        if unknown:
+            raise DfdError(f"calibrators for unknown members: {sorted(unknown)}")
+        lo, hi = (float(v) for v in self.uncertain_band)
+        self.threshold = float(self.threshold)
+        if not 0.0 <= lo <= self.threshold <= hi <= 1.0:
+            raise DfdError(f"need 0 <= band low <= threshold <= band high <= 1, got {lo}, {self.threshold}, {hi}")
+        self.uncertain_band = (lo, hi)
+
+    @property
+    def member_names(self) -> list[str]:
+        return [m.name for m in self.members]
+
+    def predict(self, P_members) -> np.ndarray:
+        """Calibrated ensemble P(fake) for an ``(n, n_members)`` matrix (a 1-D vector is
+        taken as one sample)."""
+        P = np.asarray(P_members, dtype=np.float64)
+        if P.ndim == 1:
+            P = P[None, :]
+        return self.calibrator.transform(self.ensemble.predict(P))
+
+    def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
+        """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""
+        P = check_member_matrix(np.atleast_2d(np.asarray(P_members, dtype=np.float64)), len(self.members))
+        out = {}
+        for j, name in enumerate(self.member_names):
+            cal = self.member_calibrators.get(name)
+            out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
+        return out
+
+    def verdict(self, p):
+        """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
+        ``"real"``. A scalar gives a string, an array a list of strings."""
+        arr = np.asarray(p, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("cannot give a verdict for a NaN/inf score")
+        lo, hi = self.uncertain_band
+        v = np.where((arr >= lo) & (arr <= hi), "uncertain", np.where(arr >= self.threshold, "fake", "real"))
+        return str(v) if v.ndim == 0 else v.tolist()
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "created": self.created,
+            "dataset": self.dataset,
+            "members": [m.to_dict() for m in self.members],
+            "ensemble_name": self.ensemble_name,
+            "ensemble": self.ensemble.to_dict(),
+            "calibrator": self.calibrator.to_dict(),
+            "member_calibrators": {k: c.to_dict() for k, c in self.member_calibrators.items()},
+            "threshold": self.threshold,
+            "uncertain_band": list(self.uncertain_band),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> EnsembleBundle:
+        try:
+            if d.get("format_version") != BUNDLE_FORMAT_VERSION:
+                raise DfdError(f"unsupported bundle format_version {d.get('format_version')!r}")
+            return cls(
+                members=[MemberEntry(m["name"], m["file"], m["sha256"], m["input_size"]) for m in d["members"]],
+                ensemble=ensemble_from_dict(d["ensemble"]),
+                calibrator=TemperatureScaler.from_dict(d["calibrator"]),
+                member_calibrators={k: TemperatureScaler.from_dict(c) for k, c in d.get("member_calibrators", {}).items()},
+                threshold=d["threshold"],
+                uncertain_band=tuple(d["uncertain_band"]),
+                dataset=str(d.get("dataset", "")),
+                ensemble_name=str(d.get("ensemble_name", "")),
+                created=str(d.get("created", "")),
+                extra=dict(d.get("extra") or {}),
+            )
+        except DfdError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DfdError(f"bundle.json is malformed: {type(exc).__name__}: {exc}") from exc
+
+    def verify_members(self, folder) -> None:
+        """Raise :class:`DfdError` unless every member file exists and matches its SHA-256."""
+        folder = Path(folder)
+        for m in self.members:
+            path = folder / m.file
+            if not path.is_file():
+                raise DfdError(
+                    f"model file {m.file} does not match the bundle manifest (file is missing from {folder})"
+                )
+            digest = sha256_file(path)
+            if digest != m.sha256:
+                raise DfdError(
+                    f"model file {m.file} does not match the bundle manifest (SHA-256 mismatch): "
+                    f"expected {m.sha256[:12]}…, found {digest[:12]}…. It was changed or replaced "
+                    "after the bundle was made; restore the original file or rebuild the bundle."
+                )
+
+    def save(self, folder, verify: bool = True) -> Path:
+        """Write ``folder/bundle.json`` atomically; with ``verify`` first check that the member
+        files in ``folder`` match the manifest, so a stale manifest is never written."""
+        folder = Path(folder)
+        if verify:
+            self.verify_members(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bundle-", suffix=".json.tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, folder / BUNDLE_FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return folder / BUNDLE_FILE
+
+    @classmethod
+    def load(cls, folder, verify: bool = True) -> EnsembleBundle:
+        """Read ``folder/bundle.json``; with ``verify`` (default) recompute every member
+        file's SHA-256 and refuse the bundle on a mismatch or a missing file."""
+        path = Path(folder) / BUNDLE_FILE
+        if not path.is_file():
+            raise DfdError(f"no {BUNDLE_FILE} in {folder}")
+        if path.stat().st_size > MAX_BUNDLE_BYTES:
+            raise DfdError(f"{path} is too large to be a bundle manifest")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DfdError(f"{path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DfdError(f"{path} is malformed: top level is not an object")
+        bundle = cls.from_dict(data)
+        if verify:
+            bundle.verify_members(folder)
+        return bundle

@@ -1,0 +1,94 @@
+"""How the app writes numbers and counts for people: one place for percentages, seconds,
+plurals and verdict words, so every label, tooltip, status message and report says them
+the same way (and none says "1 files" or "100% %")."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+VERDICT_LABELS = {
+    "fake": "Fake",
+    "real": "Real",
+    "uncertain": "Uncertain",
+    "no_face": "No face",
+    "error": "Error",
+    "cancelled": "Cancelled",
+    "queued": "Queued",
+    "running": "Analysing…",
+}
+
+# what a verdict means, in the result view and the HTML report
+VERDICT_EXPLANATIONS = {
+    "fake": "The detector finds this face manipulated: its calibrated probability of being fake "
+            "is above the uncertain band.",
+    "real": "The detector finds no sign of manipulation: the calibrated probability of being fake "
+            "is below the uncertain band.",
+    "uncertain": "The score is too close to the decision line to trust either answer. This is not "
+                 "evidence for real or for fake; check the file another way.",
+    "no_face": "No face was found, so nothing was checked: the detector only judges faces.",
+    "cancelled": "The analysis was cancelled. Press Ctrl+R to analyse it again.",
+    "queued": "Waiting to be analysed.",
+    "running": "Analysing…",
+}
+
+NOTHING = "–"  # shown where there is no number (no face, not analysed)
+
+
+def verdict_label(verdict: str) -> str:
+    """'no_face' -> 'No face'; unknown words are made readable the same way."""
+    return VERDICT_LABELS.get(verdict, verdict.replace("_", " ").capitalize())
+
+
+def percent(p: float | None, digits: int = 1) -> str:
+    """A probability as a percentage: 0.873 -> '87.3%', None -> '–'."""
+    if p is None or not math.isfinite(float(p)):
+        return NOTHING
+    return f"{100.0 * float(p):.{digits}f}%"
+
+
+def seconds(t: float | None, digits: int = 1) -> str:
+    """A duration or a time in a video: 23.24 -> '23.2 s', None -> '–'."""
+    if t is None or not math.isfinite(float(t)):
+        return NOTHING
+    return f"{float(t):.{digits}f} s"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 file', '2 files', '0 files' ('face crop' -> 'face crops'; irregular plurals given)."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def threshold_text(threshold: float, band: tuple[float, float]) -> str:
+    """'Threshold 50% · uncertain from 40% to 60%' (no band: 'Threshold 50%')."""
+    lo, hi = band
+    text = f"Threshold {percent(threshold, 0)}"
+    return f"{text} · uncertain from {percent(lo, 0)} to {percent(hi, 0)}" if hi > lo else text
+
+
+def frame_caption(time_s: float | None, p_fake: float | None, index: int) -> str:
+    """The label under a thumbnail of the "most suspicious frames" strip: where the frame
+    is and its P(fake), e.g. '23.2 s · 87%' ('#12' stands for a frame without a time)."""
+    where = f"#{index}" if time_s is None else seconds(time_s)
+    return where if p_fake is None else f"{where} · {percent(p_fake, 0)}"
+
+
+def frame_summary(index: int, time_s: float | None, p_fake: float | None, n_faces: int) -> str:
+    """One sampled frame in words: 'Frame 12 · 0.48 s · P(fake) 87.3% · 1 face'."""
+    score = "no face" if p_fake is None else f"P(fake) {percent(p_fake)}"
+    bits = [f"Frame {index}"] + ([] if time_s is None else [seconds(time_s, 2)]) + [score]
+    return " · ".join(bits + [count(n_faces, "face")])
+
+
+def timings_text(timings: Mapping[str, float]) -> str:
+    """Time per stage: 'decode 0.01 s · faces 0.20 s · total 0.31 s'. Stages that took
+    (almost) nothing are left out, the total never."""
+    parts = [f"{k.replace('_', ' ')} {seconds(v, 2)}" for k, v in timings.items()
+             if isinstance(v, int | float) and (v >= 0.005 or k == "total")]
+    return " · ".join(parts)
+
+
+def verdict_counts(verdicts: Iterable[str]) -> str:
+    """'2 fake, 1 real, 1 no face': how many files got each verdict, the commonest first."""
+    return ", ".join(f"{n} {verdict_label(v).lower()}" for v, n in Counter(verdicts).most_common())

@@ -1,0 +1,156 @@
+"""Source of notebook 05: ensembles, calibration, operating point, cross-dataset matrix, robustness."""
+
+
+PARAMS = '''
+# Parameters (papermill)
+dataset = "dfd-default"
+data_root = ""
+seed = 0
+smoke = 0                # 1: no bootstrap, light sweep (nbval / CI); env DFD_SMOKE 1 also turns it on
+target_accuracy = 0.95   # accuracy required outside the "uncertain" band (on validation)
+n_boot = 1000            # bootstrap resamples for the 95% intervals
+'''
+
+CELLS = [
+    '''#md
+# 05 · Ensemble, calibration and evaluation
+
+What the study hands a user is a **probability that a face is fake**. This notebook combines the three detectors
+and checks that the probability means what it says.
+
+* Ensembles — mean, weighted mean (weights fit on validation) and logistic-regression stacking — and
+  temperature scaling of every model and ensemble, **all fit on validation predictions only** (asserted on row
+  indices below). The ensemble with the lowest validation log loss is saved as `models/<dataset>/bundle.json`
+  (with each member's SHA-256) — the bundle the CLI and the desktop app load.
+* Test metrics with bootstrap 95% intervals, ROC/PR curves, reliability diagrams before and after calibration,
+  score histograms, confusion matrix, an interactive ROC (`reports/<dataset>/roc.html`).
+* The decision threshold and the **uncertain band**, the cross-dataset matrix and a robustness sweep.
+''',
+    '''
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from dfd.data.sources import is_smoke
+from dfd.evaluation.corruptions import CORRUPTIONS, robustness_sweep
+from dfd.metrics import summarize_table
+from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
+                                  plot_robustness, plot_roc_curves, plot_score_histograms)
+from dfd.evaluation.report import save_figure, update_metrics, write_results_md
+from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
+from dfd.paths import reports_dir
+
+smoke = is_smoke(smoke)
+study = EnsembleStudy(dataset, target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed)
+print(f"members: {study.members}; validation rows {len(study.valid_idx)}, test rows {len(study.test_idx)}")
+print("fit rows are validation rows only:",
+      all(set(e.fitted_indices_) <= set(study.valid_idx) for e, _ in study.fitted.values()))
+''',
+    '''#md
+## Every model and ensemble on the test split
+''',
+    '''
+table = summarize_table(study.metrics, metrics=["roc_auc", "average_precision", "accuracy", "balanced_accuracy",
+                                                "eer", "log_loss", "brier", "ece", "mce"])
+display(table)
+best_single = study.best_single()
+best_key = study.best if study.best not in study.members else f"{study.best} (calibrated)"
+b, s = study.metrics[best_key], study.metrics[f"{best_single} (raw)"]
+display(Markdown(
+    f"Chosen ensemble (lowest validation log loss): **{study.best}**. Best single model on test: **{best_single}**.  \\n"
+    f"Test log loss {b['log_loss']['value']:.3f} vs {s['log_loss']['value']:.3f}; "
+    f"ROC-AUC {b['roc_auc']['value']:.3f} vs {s['roc_auc']['value']:.3f}; "
+    f"ECE {study.metrics[f'{study.best} (raw, uncalibrated)']['ece']['value']:.3f} before calibration, "
+    f"{b['ece']['value']:.3f} after. A perfectly calibrated model with these same scores would show ECE "
+    f"{study.ece_floor[best_key]['mean']:.3f} on average (95th percentile {study.ece_floor[best_key]['p95']:.3f}) "
+    f"on {len(study.y_test)} test rows: ECE is biased upwards on small sets, so that is the floor to compare with."))
+''',
+    '''
+y = study.y_test
+curves = {m: (y, study.raw_test[m]) for m in study.members}
+curves[f"ensemble: {study.best}"] = (y, study.calibrated_test[study.best])
+save_figure(plot_roc_curves(curves), dataset, "05_roc.png")
+save_figure(plot_pr_curves(curves), dataset, "05_pr.png")
+interactive_roc_html(curves, reports_dir(dataset) / "roc.html")
+''',
+    '''#md
+## Calibration
+
+Reliability diagram: among faces scored *p*, the observed share of fakes. Temperature scaling (one parameter,
+fit by negative log-likelihood on validation) pulls over-confident scores towards the diagonal.
+''',
+    '''
+save_figure(plot_reliability(y, study.uncalibrated_test[study.best], study.calibrated_test[study.best],
+                             labels=("before calibration", "after calibration")), dataset, "05_reliability.png")
+op = study.operating_point
+save_figure(plot_score_histograms(y, study.calibrated_test[study.best], threshold=op.threshold, band=op.band),
+            dataset, "05_score_histograms.png")
+save_figure(plot_confusion_matrix(y, study.calibrated_test[study.best], threshold=op.threshold),
+            dataset, "05_confusion.png")
+''',
+    '''#md
+## Decision threshold and the uncertain band
+
+A face is called **fake** when its calibrated probability is above the threshold and **real** when below —
+except inside the *uncertain band*, the narrowest interval around the threshold outside of which validation
+accuracy reaches the target. Inside it the app says "uncertain" instead of guessing: the evidence is too weak
+either way, and a person should look closer.
+''',
+    '''
+bundle = study.save_bundle()
+p = study.calibrated_test[study.best]
+outside = (p < op.band[0]) | (p > op.band[1])
+acc_outside = float(((p[outside] >= op.threshold) == y[outside]).mean()) if outside.any() else float("nan")
+display(Markdown(f"Threshold **{op.threshold:.2f}**, uncertain band **[{op.band[0]:.2f}, {op.band[1]:.2f}]**"
+                 f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}.  \\n"
+                 f"On test: {outside.mean():.0%} of faces decided, accuracy on those {acc_outside:.3f}."))
+print("bundle:", bundle.member_names, "→", study.best)
+''',
+    '''#md
+## Cross-dataset matrix
+
+Each dataset's saved ensemble scored on the test split of every prepared dataset (ROC-AUC). Run
+`make reproduce` with another `DATASET=` first to fill more cells.
+''',
+    '''
+cross = cross_dataset_matrix(seed=seed)
+display(cross.pivot(index="trained_on", columns="tested_on", values="auc").round(3) if len(cross) else cross)
+''',
+    '''#md
+## Robustness sweep
+
+Test ROC-AUC when the test faces are degraded: JPEG quality 90/70/50/30, Gaussian blur, down-scaling ×0.5/×0.25
+(and back up), additive Gaussian noise.
+''',
+    '''
+models = load_members(dataset, study.members)
+size = max(s for _m, s in models.values())
+x_test, y_sweep, _rows = test_split(dataset, size)
+sweep = robustness_sweep(models, x_test, y_sweep, combine=bundle.predict, seed=seed)
+display(sweep.pivot_table(index=["corruption", "level"], columns="model", values="auc", sort=False).round(3))
+save_figure(plot_robustness(sweep[sweep.corruption != "none"], x="level", y="auc", hue="model", style="corruption"),
+            dataset, "05_robustness.png")
+''',
+    '''
+payload = {
+    "members": study.members,
+    "chosen_ensemble": study.best,
+    "best_single_model": best_single,
+    "validation_log_loss": study.valid_losses,
+    "test": study.metrics,
+    "ece_if_perfectly_calibrated": study.ece_floor,
+    "operating_point": op.to_dict(),
+    "test_decided_share": float(outside.mean()),
+    "test_accuracy_outside_band": acc_outside,
+    "cross_dataset": cross.to_dict(orient="records"),
+    "robustness": sweep.to_dict(orient="records"),
+}
+update_metrics(dataset, "evaluation", payload)
+print("wrote", write_results_md(dataset))
+''',
+]
+
+
+
+def notebooks() -> dict:
+    return {"05_ensemble_and_calibration.ipynb": (CELLS, PARAMS)}

@@ -1,0 +1,119 @@
+"""The app's words for numbers (gui.formatting) and the strings built from them: no "1 files",
+no doubled units, no unformatted floats; the strip under a video says "23.2 s · 100%"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui import formatting as fmt  # noqa: E402
+
+
+def test_percent():
+    assert fmt.percent(0.873) == "87.3%"
+    assert fmt.percent(1.0) == "100.0%" and fmt.percent(1.0, 0) == "100%"
+    assert fmt.percent(0.0, 0) == "0%" and fmt.percent(0.4567, 2) == "45.67%"
+    assert fmt.percent(None) == "–" and fmt.percent(float("nan")) == "–"
+
+
+def test_seconds_and_counts():
+    assert fmt.seconds(23.24) == "23.2 s" and fmt.seconds(0.4812, 2) == "0.48 s" and fmt.seconds(None) == "–"
+    assert [fmt.count(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert fmt.count(1, "more face crop") == "1 more face crop"
+    assert fmt.count(3, "more face crop") == "3 more face crops"
+    assert fmt.count(2, "person", "people") == "2 people"
+
+
+def test_frame_caption_has_one_unit_each():
+    """The issue's "23.2 s · 100% %": time and P(fake) once each, nothing doubled."""
+    assert fmt.frame_caption(23.2, 1.0, 580) == "23.2 s · 100%"
+    assert fmt.frame_caption(1.52, 0.874, 38) == "1.5 s · 87%"
+    assert fmt.frame_caption(None, 0.5, 12) == "#12 · 50%"
+    assert fmt.frame_caption(3.0, None, 75) == "3.0 s"
+    for caption in (fmt.frame_caption(t, p, 1) for t in (None, 0.0, 99.96) for p in (None, 0.0, 0.996, 1.0)):
+        assert caption.count("%") <= 1 and caption.count(" s") <= 1 and "%%" not in caption, caption
+
+
+def test_frame_summary_threshold_and_timings():
+    assert fmt.frame_summary(12, 0.48, 0.873, 1) == "Frame 12 · 0.48 s · P(fake) 87.3% · 1 face"
+    assert fmt.frame_summary(3, None, None, 0) == "Frame 3 · no face · 0 faces"
+    assert fmt.threshold_text(0.5, (0.4, 0.6)) == "Threshold 50% · uncertain from 40% to 60%"
+    assert fmt.threshold_text(0.5, (0.5, 0.5)) == "Threshold 50%"
+    text = fmt.timings_text({"decode": 0.0123, "face_detect": 0.2, "explain": 0.001, "total": 0.2123})
+    assert text == "decode 0.01 s · face detect 0.20 s · total 0.21 s"
+
+
+def test_verdict_words():
+    assert fmt.verdict_label("no_face") == "No face" and fmt.verdict_label("fake") == "Fake"
+    assert fmt.verdict_label("some_new_state") == "Some new state"
+    assert fmt.verdict_counts(["real", "fake", "fake", "no_face"]) == "2 fake, 1 real, 1 no face"
+    assert fmt.verdict_counts([]) == ""
+
+
+@dataclass
+class _Frame:
+    index: int
+    time_s: float | None
+    p_fake: float | None
+    n_faces: int = 1
+
+
+@dataclass
+class _Video:
+    frames: list
+    suspicious_frames: list
+
+
+def test_suspicious_frames_strip_labels(qtbot, tmp_path):
+    from gui.frame_strip import FrameStrip
+    from gui.workers import make_pool
+
+    pool = make_pool(1, "test-thumbs")
+    strip = FrameStrip(pool)
+    qtbot.addWidget(strip)
+    frames = [_Frame(0, 0.0, 0.2), _Frame(580, 23.2, 1.0), _Frame(38, 1.52, 0.874), _Frame(90, None, 0.5)]
+    strip.fill(tmp_path / "missing.mp4", _Video(frames, [580, 38, 90]))  # thumbnails fail quietly
+    texts = [strip.item(i).text() for i in range(strip.count())]
+    assert texts == ["23.2 s · 100%", "1.5 s · 87%", "#90 · 50%"]
+    assert strip.item(0).toolTip() == "frame 580 · P(fake) 100.0%"
+    with qtbot.waitSignal(strip.frameChosen, timeout=2000) as chosen:
+        strip.setCurrentRow(1)
+    assert chosen.args == [38]
+    pool.waitForDone(10_000)
+
+
+def test_open_dialog_patterns_cover_what_a_folder_scan_keeps():
+    from dfd.io.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+    from gui.dialogs import IMAGE_PATTERNS, VIDEO_PATTERNS
+
+    assert {p.lstrip("*") for p in IMAGE_PATTERNS.split()} == IMAGE_EXTENSIONS
+    assert {p.lstrip("*") for p in VIDEO_PATTERNS.split()} == VIDEO_EXTENSIONS
+
+
+PLURAL = "a count before a fixed plural: use formatting.count"
+SLIPS = [
+    (re.compile(r"\{[^}\n]*\}[ ]*(files?|items?|frames?|faces?|models?)\b"), PLURAL),
+    (re.compile(r"%\}?\s*%"), "a doubled % sign"),
+    (re.compile(r":\.\d[fg]\}\s*%\s*%"), "a doubled % sign"),
+    (re.compile(r"\b1 (files|faces|frames|models|items)\b"), "'1 files'"),
+]
+
+
+def test_no_hand_made_plurals_or_doubled_units_in_the_app():
+    """The app's strings go through gui.formatting: no f-string counts with a fixed plural,
+    no '%' twice, no percentages formatted by hand outside formatting.py."""
+    src = Path(__file__).resolve().parents[1] / "gui"
+    for path in sorted(src.glob("*.py")):
+        if path.name == "formatting.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for pattern, what in SLIPS:
+            m = pattern.search(text)
+            assert m is None, f"{path.name}: {what}: {m.group(0)!r}"
+        assert not re.search(r"100 \* [^}]*:\.\d?f\}%", text), f"{path.name}: a percentage formatted by hand"
+        assert "'s' if" not in text and '"s" if' not in text, f"{path.name}: a plural made by hand"
