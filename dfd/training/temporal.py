@@ -21,8 +21,6 @@ import pandas as pd
 from dfd.data.video_crops import MARGIN, ClipCrops, temporal_input
 from dfd.errors import DfdError
 
-# ------------------------------------------------------------------------- models
-
 
 def load_frame_model(dataset: str, name: str = "cnn"):
     """``(model, card, path)`` of ``models/<dataset>/<name>.h5``, or None if it is not there."""
