@@ -50,7 +50,7 @@ from dfd.inference.members import (  # noqa: E402
     _Member,
     _resize,
 )
-from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, display_path  # noqa: E402
+from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, TrackResult, display_path  # noqa: E402
 from dfd.inference.video import analyze_video  # noqa: E402
 from dfd.io.images import check_regular_file, load_image  # noqa: E402
 from dfd.io.media import file_kind, iter_media, sniff_kind  # noqa: E402
@@ -390,6 +390,7 @@ __all__ = [
     "FaceResult",
     "FrameScore",
     "Limits",
+    "TrackResult",
     "bundle_summary",
     "default_models_dir",
     "display_path",
