@@ -107,6 +107,7 @@ def test_picker_image_and_video_show_verdict(window, qtbot, monkeypatch, feat_da
     view.heat_toggle.setChecked(True)
     assert view.canvas.show_heat and view.canvas.boxes[0].heat is not None
     assert not view.video_panel.isVisibleTo(view)
+    assert not view.tracks.isVisibleTo(view)  # a photo has no tracks to list
 
     video = feat_data / "single_face.mp4"
     pick_files(monkeypatch, [video])
@@ -119,6 +120,9 @@ def test_picker_image_and_video_show_verdict(window, qtbot, monkeypatch, feat_da
     assert view.video_panel.isVisibleTo(view)
     assert len(view.timeline.frames) == 8
     assert view.strip.count() == len(v.result.suspicious_frames) >= 1
+    # the one person: listed, seen in all 8 frames, deciding the verdict
+    assert view.tracks.isVisibleTo(view) and len(view.tracks.texts()) == 1
+    assert view.tracks.texts()[0].startswith("Person 1 · 8 of 8 frames") and view.tracks.texts()[0].endswith("decides")
     # clicking a point on the timeline shows that frame
     target = view.timeline.frames[-1]
     with qtbot.waitSignal(view.frameShown, timeout=5_000) as shown:
