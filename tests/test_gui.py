@@ -232,11 +232,13 @@ def test_export_json_csv_html(window, qtbot, tmp_path, feat_data, bundle_facts):
     by_file = {r["file"]: r for r in data["results"]}
     assert by_file[str(image)]["verdict"] in VERDICTS and by_file[str(video)]["kind"] == "video"
     assert by_file[str(video)]["frames"] and data["models"]["ensemble_name"] == bundle_facts["ensemble_name"]
+    assert by_file[str(video)]["tracks"] and by_file[str(video)]["decided_by"] == 0  # issue 16's keys
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(entries)
     row = next(r for r in rows if r["file"] == str(image))
     assert row["verdict"] in VERDICTS and 0 <= float(row["p_fake"]) <= 1 and row["p_fake_cnn"]
+    assert row["no_face_reason"] == ""  # a face was found
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', html)
     assert "http://" not in html and "https://" not in html

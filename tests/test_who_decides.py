@@ -169,7 +169,9 @@ def test_image_no_face_reasons(brightness_detector):
 
 
 def test_rule_functions():
-    f = lambda px: Face((0, 0, px, px), 0.99, np.zeros((5, 2)))  # noqa: E731
+    def f(px):
+        return Face((0, 0, px, px), 0.99, np.zeros((5, 2)))
+
     assert no_face_reason([[], []]) == NO_FACE_FOUND
     assert no_face_reason([[f(10)], []]) == FACES_TOO_SMALL
     assert no_face_reason([[f(10)], [f(60)]], n_with_face=1) == TOO_FEW_FRAMES
