@@ -37,11 +37,16 @@ SCAN_EPILOG = """\
 output:
   default / --json: one JSON object per file per line on stdout: path, kind, verdict
   (real | fake | uncertain | no_face | error), p_fake (calibrated probability that the
-  file is fake), member_scores (per model), faces, frames (videos), error, timings.
+  file is fake), member_scores (per model), faces, frames (videos), error, timings;
+  tracks (videos: each person's frames_seen, share_of_frames, face_px, confidence, p_fake
+  and whether it decides: one seen in under a quarter of the frames or with a face under
+  40 px does not, unless no other does), decided_by (the track id, or for a photo the
+  index into faces, whose score is the verdict) and no_face_reason (verdict no_face: "no
+  face found", "faces too small" or "too few frames with a face").
   Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a
   regular file) follow as records with verdict "skipped" and the "reason".
   --csv: one row per file with the same headline fields (a skipped file's reason in
-  "error"). A progress bar goes to stderr, then the list of skipped files.
+  "error", a no_face file's in "no_face_reason"). A progress bar goes to stderr, then the list of skipped files.
 
 """ + EXIT_CODES_HELP
 
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds"]
+CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds", "no_face_reason"]
 # skipped media files that count as "could not be analysed" for the exit code (as before,
 # when they were analysed and gave an error); hidden files and other types do not
 SKIPS_THAT_ARE_ERRORS = {"too large", "unreadable", "not a regular file"}
@@ -183,7 +188,7 @@ def _write_record(d: dict, writer, member_names) -> None:
     if writer is not None:
         row = {"path": d["path"], "kind": d["kind"], "verdict": d["verdict"], "p_fake": d["p_fake"],
                "n_faces": len(d["faces"]), "error": d["error"] or d.get("reason"),
-               "seconds": d["timings"].get("total")}
+               "seconds": d["timings"].get("total"), "no_face_reason": d.get("no_face_reason")}
         row.update({f"p_{n}": d["member_scores"].get(n) for n in member_names})
         writer.writerow(row)
     else:

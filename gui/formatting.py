@@ -35,6 +35,30 @@ VERDICT_EXPLANATIONS = {
 
 NOTHING = "–"  # shown where there is no number (no face, not analysed)
 
+# why a file has no usable face (the engine's no_face_reason), in plain words
+NO_FACE_REASON_TEXTS = {
+    "no face found": VERDICT_EXPLANATIONS["no_face"],
+    "faces too small": "Faces were found, but all of them are too small to judge, so nothing was "
+                       "checked. A larger or sharper copy of the file may work.",
+    "too few frames with a face": "A face showed in too few of the sampled frames to judge the "
+                                  "video, so nothing was checked. Analysing more frames may help.",
+}
+
+
+def no_face_text(reason: str | None) -> str:
+    """What a "no face" verdict means for this file; an unknown or missing reason gets the
+    general sentence (results from before the reason existed have none)."""
+    return NO_FACE_REASON_TEXTS.get(reason or "", VERDICT_EXPLANATIONS["no_face"])
+
+
+def track_summary(track) -> str:
+    """One person of a video in words: 'Person 1 · 12 of 12 frames · 110 px · P(fake) 23.0% ·
+    decides' (or '· shown only: <why>'); ``track`` is a TrackResult."""
+    n_frames = round(track.frames_seen / track.share_of_frames) if track.share_of_frames else 0
+    decides = "decides" if track.decides else f"shown only: {track.excluded_because or 'does not decide'}"
+    return " · ".join([f"Person {track.track_id + 1}", f"{track.frames_seen} of {count(n_frames, 'frame')}",
+                       f"{track.face_px:.0f} px", f"P(fake) {percent(track.p_fake)}", decides])
+
 
 def verdict_label(verdict: str) -> str:
     """'no_face' -> 'No face'; unknown words are made readable the same way."""

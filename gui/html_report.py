@@ -17,8 +17,8 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
 from . import theme
 from .formatting import (
-    VERDICT_EXPLANATIONS,
     count,
+    no_face_text,
     percent,
     seconds,
     threshold_text,
@@ -278,7 +278,7 @@ def _card_html(i: int, row: Row) -> str:
         body.append(f'<figure class="thumb"><img src="{uri}" alt="{esc(row.path.name)}">'
                     f"<figcaption>{esc(caption)}</figcaption></figure>")
     if row.verdict == "no_face":
-        body.append(f'<p class="small">{esc(VERDICT_EXPLANATIONS["no_face"])}</p>')
+        body.append(f'<p class="small">{esc(no_face_text(getattr(r, "no_face_reason", None)))}</p>')
     if r is not None and row.status == "done" and getattr(r, "p_fake", None) is not None:
         thr = float(getattr(r, "threshold", 0.5) or 0.5)
         band = tuple(getattr(r, "uncertain_band", None) or (thr, thr))

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import theme
 from .builders import column, muted_label
-from .formatting import VERDICT_EXPLANATIONS, percent
+from .formatting import VERDICT_EXPLANATIONS, no_face_text, percent
 from .results_model import Entry
 
 
@@ -78,6 +78,8 @@ class ResultHeader(QWidget):
             self._set_message(f"Could not analyse this file: {e.message or 'unknown error'}", "error")
         elif verdict == "running":
             self._set_message(f"Analysing… {percent(e.progress, 0)}", verdict)
+        elif verdict == "no_face":  # say why: none found, too small, too few frames
+            self._set_message(no_face_text(getattr(r, "no_face_reason", None)), verdict)
         elif verdict in VERDICT_EXPLANATIONS:
             self._set_message(VERDICT_EXPLANATIONS[verdict], verdict)
         else:

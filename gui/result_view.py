@@ -2,7 +2,8 @@
 with its calibrated probability and uncertain band, per-model bars, the selected face
 with its Grad-CAM heatmap, and for videos the per-frame timeline and the most suspicious
 frames. Built from :mod:`gui.result_header`, :mod:`gui.canvas`, :mod:`gui.video_panel`,
-:mod:`gui.probability_gauge`, :mod:`gui.member_bars` and :mod:`gui.face_panel`."""
+:mod:`gui.probability_gauge`, :mod:`gui.member_bars`, :mod:`gui.track_list` and
+:mod:`gui.face_panel`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .probability_gauge import ProbabilityGauge
 from .qimages import rgb_to_qimage
 from .result_header import ResultHeader
 from .results_model import Entry, most_suspicious_frame
+from .track_list import TrackList
 from .video_panel import VideoPanel
 from .workers import run_task
 
@@ -87,6 +89,8 @@ class ResultView(QWidget):
         self.bars = MemberBars()
         QVBoxLayout(self.models_group).addWidget(self.bars)
         sv.addWidget(self.models_group)
+        self.tracks = TrackList()  # videos: who was seen, and who decides
+        sv.addWidget(self.tracks)
         self.face_group = FacePanel()
         self.face_group.heatChanged.connect(self._render_faces)
         self.crop, self.heat_toggle = self.face_group.crop, self.face_group.heat_toggle
@@ -146,6 +150,7 @@ class ResultView(QWidget):
 
     def _render_scores(self, result) -> None:
         scored = result is not None and getattr(result, "p_fake", None) is not None
+        self.tracks.show_result(result)
         # no probability (queued, no face, error): nothing to show but the facts below
         for group in (self.prob_group, self.models_group, self.face_group):
             group.setVisible(scored or result is None)

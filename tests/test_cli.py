@@ -79,7 +79,8 @@ def test_help_documents_exit_codes(capsys):
     code, out, _ = run(capsys, "scan", "--help")
     assert code == 0
     for text in ("--models", "--json", "--csv", "--frames", "--explain-dir", "exit codes", "0  every file",
-                 "1  at least one file is fake or uncertain", "2  usage error", "3  some files"):
+                 "1  at least one file is fake or uncertain", "2  usage error", "3  some files",
+                 "no_face_reason", "decided_by", "tracks"):
         assert text in out
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "scan" in out and "info" in out and "exit codes" in out
@@ -118,6 +119,8 @@ def test_scan_json_lines(capsys, bundle_dir, feat_data, tmp_path):
     assert set(face["member_scores"]) == {"cnn", "cnn_lstm", "resnext"}
     assert len(face["faces"]) == 1 and len(face["faces"][0]["box"]) == 4
     assert landscape["verdict"] == "no_face" and landscape["p_fake"] is None
+    assert landscape["no_face_reason"] == "no face found" and face["no_face_reason"] is None
+    assert face["decided_by"] == 0 and face["tracks"] == [] and landscape["decided_by"] is None
     assert gone["verdict"] == "error" and "not found" in gone["error"]
     expected = 1 if face["verdict"] in ("fake", "uncertain") else 3
     assert code == expected
@@ -142,6 +145,11 @@ def test_scan_csv_and_video(capsys, all_real, feat_data):
     assert all(r["verdict"] == "real" for r in rows)
     assert set(rows[0]) >= {"path", "verdict", "p_fake", "error", "p_cnn", "p_cnn_lstm", "p_resnext"}
     assert 0 <= float(rows[0]["p_fake"]) <= 1 and int(rows[0]["n_faces"]) == 3
+    assert [r["no_face_reason"] for r in rows] == ["", ""]
+    code, out, _ = run(capsys, "scan", feat_data / "free-mountain-vector-01.jpg", "--models", all_real, "--csv",
+                       "--no-progress")
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["verdict"] == "no_face" and row["no_face_reason"] == "no face found" and row["error"] == ""
 
 
 def test_explain_dir(capsys, bundle_dir, feat_data, tmp_path):

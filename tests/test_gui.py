@@ -107,6 +107,7 @@ def test_picker_image_and_video_show_verdict(window, qtbot, monkeypatch, feat_da
     view.heat_toggle.setChecked(True)
     assert view.canvas.show_heat and view.canvas.boxes[0].heat is not None
     assert not view.video_panel.isVisibleTo(view)
+    assert not view.tracks.isVisibleTo(view)  # a photo has no tracks to list
 
     video = feat_data / "single_face.mp4"
     pick_files(monkeypatch, [video])
@@ -119,6 +120,9 @@ def test_picker_image_and_video_show_verdict(window, qtbot, monkeypatch, feat_da
     assert view.video_panel.isVisibleTo(view)
     assert len(view.timeline.frames) == 8
     assert view.strip.count() == len(v.result.suspicious_frames) >= 1
+    # the one person: listed, seen in all 8 frames, deciding the verdict
+    assert view.tracks.isVisibleTo(view) and len(view.tracks.texts()) == 1
+    assert view.tracks.texts()[0].startswith("Person 1 · 8 of 8 frames") and view.tracks.texts()[0].endswith("decides")
     # clicking a point on the timeline shows that frame
     target = view.timeline.frames[-1]
     with qtbot.waitSignal(view.frameShown, timeout=5_000) as shown:
@@ -228,11 +232,13 @@ def test_export_json_csv_html(window, qtbot, tmp_path, feat_data, bundle_facts):
     by_file = {r["file"]: r for r in data["results"]}
     assert by_file[str(image)]["verdict"] in VERDICTS and by_file[str(video)]["kind"] == "video"
     assert by_file[str(video)]["frames"] and data["models"]["ensemble_name"] == bundle_facts["ensemble_name"]
+    assert by_file[str(video)]["tracks"] and by_file[str(video)]["decided_by"] == 0  # issue 16's keys
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(entries)
     row = next(r for r in rows if r["file"] == str(image))
     assert row["verdict"] in VERDICTS and 0 <= float(row["p_fake"]) <= 1 and row["p_fake_cnn"]
+    assert row["no_face_reason"] == ""  # a face was found
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', html)
     assert "http://" not in html and "https://" not in html

@@ -117,3 +117,38 @@ def test_no_hand_made_plurals_or_doubled_units_in_the_app():
             assert m is None, f"{path.name}: {what}: {m.group(0)!r}"
         assert not re.search(r"100 \* [^}]*:\.\d?f\}%", text), f"{path.name}: a percentage formatted by hand"
         assert "'s' if" not in text and '"s" if' not in text, f"{path.name}: a plural made by hand"
+
+
+def test_no_face_reason_and_people_of_a_video_in_words(qtbot, tmp_path):
+    """Issue 16: a "no face" verdict says why, and a video lists who was seen and who decides."""
+    from dfd.inference import AnalysisResult, TrackResult
+    from gui.result_header import ResultHeader
+    from gui.results_model import Entry
+    from gui.track_list import TrackList
+
+    assert fmt.no_face_text("faces too small").startswith("Faces were found, but all of them are too small")
+    assert "too few of the sampled frames" in fmt.no_face_text("too few frames with a face")
+    assert fmt.no_face_text("no face found") == fmt.no_face_text(None) == fmt.VERDICT_EXPLANATIONS["no_face"]
+    header = ResultHeader()
+    qtbot.addWidget(header)
+    result = AnalysisResult(path=str(tmp_path / "clip.mp4"), kind="video", verdict="no_face", p_fake=None,
+                            member_scores={}, faces=[], frames=[], suspicious_frames=[], timings={}, models=[],
+                            threshold=0.5, uncertain_band=(0.4, 0.6), no_face_reason="too few frames with a face")
+    header.show_entry(Entry(tmp_path / "clip.mp4", "video", "done", 1.0, result))
+    assert header.message.text() == fmt.no_face_text("too few frames with a face")
+
+    steady = TrackResult(0, 12, 1.0, 110.0, 0.46, 0.99, 0.23, True)
+    inset = TrackResult(1, 2, 2 / 12, 70.0, 0.2, 0.98, 0.91, False, "seen in 17% of the frames (under 25%)")
+    assert fmt.track_summary(steady) == "Person 1 · 12 of 12 frames · 110 px · P(fake) 23.0% · decides"
+    assert fmt.track_summary(inset) == ("Person 2 · 2 of 12 frames · 70 px · P(fake) 91.0% · shown only: "
+                                        "seen in 17% of the frames (under 25%)")
+    tracks = TrackList()
+    qtbot.addWidget(tracks)
+    result.verdict, result.p_fake, result.tracks, result.decided_by = "real", 0.23, [steady, inset], 0
+    tracks.show_result(result)
+    assert not tracks.isHidden()
+    assert tracks.texts() == [fmt.track_summary(steady), fmt.track_summary(inset)]
+    assert tracks.lines[0].font().bold() and not tracks.lines[1].font().bold()
+    result.tracks = []  # a photo: nothing to list
+    tracks.show_result(result)
+    assert tracks.isHidden() and tracks.texts() == []

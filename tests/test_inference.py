@@ -79,8 +79,10 @@ def test_single_face_photo(detector, feat_data):
 def test_most_suspicious_face_decides(detector, feat_data):
     res = detector.analyze(feat_data / "multi_face.jpg")
     assert len(res.faces) >= 4
+    # faces of a group photo are of comparable size: every one may decide (issue 16)
+    assert all(f.decides for f in res.faces)
     worst = max(res.faces, key=lambda f: f.p_fake)
-    assert res.p_fake == worst.p_fake
+    assert res.p_fake == worst.p_fake and res.faces[res.decided_by] is worst
     assert res.member_scores == worst.member_scores
     # the ensemble and member scores are what the bundle makes of the raw member outputs
     assert len({round(f.p_fake, 6) for f in res.faces}) > 1
@@ -89,6 +91,7 @@ def test_most_suspicious_face_decides(detector, feat_data):
 def test_no_face_photo(detector, feat_data):
     res = detector.analyze(feat_data / "free-mountain-vector-01.jpg")
     assert res.verdict == "no_face" and res.p_fake is None and res.faces == [] and res.error is None
+    assert res.no_face_reason == "no face found" and res.decided_by is None
 
 
 def test_analyze_array_matches_file(detector, feat_data):
@@ -132,12 +135,19 @@ def test_video_tracks_frames_and_suspicious_frames(detector, feat_data):
     assert res.verdict == detector.bundle.verdict(res.p_fake)
     d = _json_roundtrip(res)
     assert len(d["frames"]) == 8 and d["faces"][0]["frame_index"] is not None
+    # the one person is listed as a track and decides (issue 16)
+    (track,) = res.tracks
+    assert track.frames_seen == 8 and track.share_of_frames == 1.0 and track.decides
+    assert track.p_fake == res.p_fake and res.decided_by == track.track_id == 0
+    assert track.face_px > 40 and track.face_share == pytest.approx(track.face_px / 360) and track.confidence > 0.9
+    assert d["decided_by"] == 0 and d["tracks"][0]["frames_seen"] == 8 and d["no_face_reason"] is None
 
 
 def test_video_without_faces(detector, feat_data):
     res = detector.analyze(feat_data / "no_face.mp4", frames=4)
     assert res.verdict == "no_face" and res.p_fake is None and res.error is None
     assert len(res.frames) == 4 and all(f.p_fake is None and f.n_faces == 0 for f in res.frames)
+    assert res.no_face_reason == "no face found" and res.tracks == [] and res.decided_by is None
 
 
 def test_video_with_face_in_part_of_it(detector, feat_data):

@@ -6,6 +6,7 @@ from dfd.inference.engine import (
     FaceResult,
     FrameScore,
     Limits,
+    TrackResult,
     bundle_summary,
     default_models_dir,
     display_path,
@@ -16,6 +17,6 @@ from dfd.inference.engine import (
 from dfd.inference.logs import preload_model_code, quiet_tensorflow_logs
 from dfd.io.media import MediaScan, SkippedFile, scan_paths
 
-__all__ = ["AnalysisResult", "Detector", "FaceResult", "FrameScore", "Limits", "bundle_summary", "default_models_dir",
+__all__ = ["AnalysisResult", "Detector", "FaceResult", "FrameScore", "Limits", "TrackResult", "bundle_summary", "default_models_dir",
            "display_path", "file_kind", "iter_media", "sniff_kind", "MediaScan", "SkippedFile", "scan_paths",
            "preload_model_code", "quiet_tensorflow_logs"]

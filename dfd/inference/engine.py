@@ -10,10 +10,11 @@ exactly as the members were trained (model card ``face_stage``) → one batched 
 each member's compiled predict function → ensemble + calibration from the bundle → verdict
 (:meth:`Detector.verdict`, the bundle's rule).
 
-Images: every face is scored and the most suspicious face decides. Videos
+Images: every face is scored and the most suspicious face decides, except a face much
+smaller than the main one (:mod:`dfd.inference.deciding`). Videos
 (:mod:`dfd.inference.video`): evenly sampled frames; faces are followed over time (one
 track per person); a track's score is the mean of its top-k frame scores and the most
-suspicious track decides.
+suspicious track that is seen often enough and large enough decides.
 
 Hostile files: every failure becomes verdict ``"error"`` with a sentence for people; size
 and pixel limits are checked before anything is decoded, a per-file time budget between
@@ -40,6 +41,7 @@ import numpy as np  # noqa: E402
 from dfd.errors import BadInputError, DfdError  # noqa: E402
 from dfd.evaluation.bundle import EnsembleBundle  # noqa: E402
 from dfd.faces import INFERENCE, Face, FaceDetector, align_face, centre_square, choose_main_face  # noqa: E402
+from dfd.inference.deciding import deciding_faces, no_face_reason, scored_faces  # noqa: E402
 from dfd.inference.limits import Limits, _Abort, _Clock  # noqa: E402
 from dfd.inference.members import (  # noqa: E402
     _Candidate,
@@ -48,7 +50,7 @@ from dfd.inference.members import (  # noqa: E402
     _Member,
     _resize,
 )
-from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, display_path  # noqa: E402
+from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, TrackResult, display_path  # noqa: E402
 from dfd.inference.video import analyze_video  # noqa: E402
 from dfd.io.images import check_regular_file, load_image  # noqa: E402
 from dfd.io.media import file_kind, iter_media, sniff_kind  # noqa: E402
@@ -253,19 +255,26 @@ class Detector:
         res = self._base(path, "image", clock)
         res.image_size = (int(rgb.shape[1]), int(rgb.shape[0]))
         t = time.perf_counter()
-        candidates = self._candidates(rgb)
+        found = list(self.face_detector.detect(rgb))
+        candidates = self._candidates(rgb, faces=scored_faces(found))
         clock.add("faces", time.perf_counter() - t)
         clock.report(0.5)
         clock.check()
         if not candidates:
             res.verdict = "no_face"
+            res.no_face_reason = no_face_reason([found])
             return res
         faces = self._score(candidates, explain, clock)
-        best = max(faces, key=lambda f: f.p_fake)
+        # a much smaller face is shown but does not outvote the main one (dfd.inference.deciding)
+        may = deciding_faces([f.box for f in faces], [f.score for f in faces], rgb.shape)
+        for i, f in enumerate(faces):
+            f.decides = i in may
+        best = max(may, key=lambda i: faces[i].p_fake)  # the first on a tie
         res.faces = faces
-        res.p_fake = best.p_fake
-        res.member_scores = dict(best.member_scores)
-        res.verdict = self.verdict(best.p_fake)
+        res.decided_by = best
+        res.p_fake = faces[best].p_fake
+        res.member_scores = dict(faces[best].member_scores)
+        res.verdict = self.verdict(faces[best].p_fake)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -381,6 +390,7 @@ __all__ = [
     "FaceResult",
     "FrameScore",
     "Limits",
+    "TrackResult",
     "bundle_summary",
     "default_models_dir",
     "display_path",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ class FaceResult:
     heatmaps: dict[str, np.ndarray]  # per-model Grad-CAM, float32 HxW in [0,1], crop coordinates
     frame_index: int | None = None
     track_id: int | None = None
+    decides: bool = True  # may set the verdict (dfd.inference.deciding): False for a bystander
 
     def to_dict(self) -> dict:
         return {
@@ -29,6 +30,30 @@ class FaceResult:
             "member_scores": {k: _r(v) for k, v in self.member_scores.items()},
             "frame_index": self.frame_index,
             "track_id": self.track_id,
+            "decides": bool(self.decides),
+        }
+
+
+@dataclass
+class TrackResult:
+    """One person followed through a video, as the verdict saw it."""
+
+    track_id: int
+    frames_seen: int  # sampled frames with a scored face of this track
+    share_of_frames: float  # frames_seen / sampled frames
+    face_px: float  # median short side of the face box, px
+    face_share: float  # face_px / the frame's short side
+    confidence: float  # mean detector confidence
+    p_fake: float  # the track's score: mean of its top-k frame scores
+    decides: bool  # may set the verdict (dfd.inference.deciding)
+    excluded_because: str | None = None  # why it may not, in words
+
+    def to_dict(self) -> dict:
+        return {
+            "track_id": self.track_id, "frames_seen": self.frames_seen,
+            "share_of_frames": _r(self.share_of_frames, 4), "face_px": round(float(self.face_px), 1),
+            "face_share": _r(self.face_share, 4), "confidence": _r(self.confidence, 4),
+            "p_fake": _r(self.p_fake), "decides": bool(self.decides), "excluded_because": self.excluded_because,
         }
 
 
@@ -56,6 +81,10 @@ class AnalysisResult:
     uncertain_band: tuple[float, float]
     error: str | None = None
     image_size: tuple[int, int] | None = None  # (w, h) of the analysed image / video frames
+    tracks: list[TrackResult] = field(default_factory=list)  # video only, main track first
+    # who set the verdict: a track id (video) or an index into faces (image); None without one
+    decided_by: int | None = None
+    no_face_reason: str | None = None  # verdict "no_face": dfd.inference.deciding.NO_FACE_REASONS
 
     def to_dict(self) -> dict:
         """JSON-able summary (no arrays: crops and heatmaps stay on the object)."""
@@ -77,6 +106,9 @@ class AnalysisResult:
             "threshold": _r(self.threshold),
             "uncertain_band": [_r(v) for v in self.uncertain_band],
             "image_size": list(self.image_size) if self.image_size else None,
+            "tracks": [t.to_dict() for t in self.tracks],
+            "decided_by": self.decided_by,
+            "no_face_reason": self.no_face_reason,
         }
 
 

@@ -3,8 +3,10 @@
 Evenly sampled frames; faces are detected on all of them in one batched call and followed
 over time (one track per person, :func:`dfd.faces.track_faces`); every tracked face is
 cropped and scored as a photo's faces are; a track's score is the mean of its top-k frame
-scores (:func:`dfd.evaluation.aggregation.top_k_count`) and the most suspicious track
-decides. :meth:`Detector.analyze <dfd.inference.engine.Detector.analyze>` calls
+scores (:func:`dfd.evaluation.aggregation.top_k_count`) and the most suspicious track that
+may decide does: one seen in enough frames with a large enough face, unless there is no
+other (:mod:`dfd.inference.deciding`). The result lists every track and names the one that
+decided. :meth:`Detector.analyze <dfd.inference.engine.Detector.analyze>` calls
 :func:`analyze_video` for every video file.
 """
 
@@ -19,9 +21,10 @@ import numpy as np
 from dfd.errors import BadInputError
 from dfd.evaluation.aggregation import top_k_count
 from dfd.faces import detect_frames, track_faces
+from dfd.inference.deciding import enough_frames, face_px, no_face_reason, scored_faces, track_exclusion
 from dfd.inference.limits import Limits, _Clock
 from dfd.inference.members import _Candidate
-from dfd.inference.results import AnalysisResult, FaceResult, FrameScore
+from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, TrackResult
 from dfd.io.media import _is_video_header
 
 if TYPE_CHECKING:
@@ -45,13 +48,18 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    candidates, n_faces = _tracked_candidates(detector, frames, clock)
+    found = detect_frames(detector.face_detector, [f.rgb for f in frames])
+    clock.check()
+    tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
+    candidates, n_faces = _tracked_candidates(detector, frames, tracks)
     clock.add("faces", time.perf_counter() - t)
     clock.report(0.6)
     clock.check()
-    if not candidates:
+    n_with_face = sum(1 for n in n_faces.values() if n)
+    if not enough_frames(n_with_face, len(frames)):
         res.verdict = "no_face"
-        res.frames = [FrameScore(f.index, float(f.time_s), None, 0) for f in frames]
+        res.no_face_reason = no_face_reason(found, n_with_face)
+        res.frames = [FrameScore(f.index, float(f.time_s), None, n_faces[f.index]) for f in frames]
         return res
 
     faces = detector._score(candidates, explain, clock)
@@ -60,7 +68,12 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     for f in faces:
         frame_p[f.frame_index] = max(frame_p.get(f.frame_index, 0.0), f.p_fake)
     res.frames = [FrameScore(f.index, float(f.time_s), frame_p.get(f.index), n_faces[f.index]) for f in frames]
-    score, top = most_suspicious_track(faces)
+    res.tracks = track_results(faces, len(frames), min(h0, w0))
+    may = {tr.track_id for tr in res.tracks if tr.decides}
+    for f in faces:
+        f.decides = f.track_id in may
+    score, top = most_suspicious_track(faces, may)
+    res.decided_by = top[0].track_id
     res.p_fake = score
     res.member_scores = {m.name: float(np.mean([f.member_scores[m.name] for f in top])) for m in detector.members}
     res.suspicious_frames = [f.frame_index for f in top]
@@ -68,20 +81,53 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     return res
 
 
-def most_suspicious_track(faces: list[FaceResult]) -> tuple[float, list[FaceResult]]:
-    """The score of the most suspicious person in a video and the faces it averages: each
-    track's score is the mean of its top-k frame scores (most suspicious first); on a tie
-    the track seen first wins."""
+def track_score(faces_of_track: list[FaceResult]) -> tuple[float, list[FaceResult]]:
+    """A track's score, the mean of its top-k frame scores, and those faces (most suspicious first)."""
+    top = sorted(faces_of_track, key=lambda f: -f.p_fake)[: top_k_count(len(faces_of_track))]
+    return float(np.mean([f.p_fake for f in top])), top
+
+
+def _by_track(faces: list[FaceResult]) -> dict[int | None, list[FaceResult]]:
     by_track: dict[int | None, list[FaceResult]] = {}
     for f in faces:
         by_track.setdefault(f.track_id, []).append(f)
+    return by_track
+
+
+def most_suspicious_track(faces: list[FaceResult], may_decide=None) -> tuple[float, list[FaceResult]]:
+    """The score of the most suspicious person in a video and the faces it averages
+    (:func:`track_score`), among the tracks in ``may_decide`` (all when None); on a tie the
+    track listed first wins."""
     best_score, best_top = -1.0, []
-    for faces_of_track in by_track.values():
-        top = sorted(faces_of_track, key=lambda f: -f.p_fake)[: top_k_count(len(faces_of_track))]
-        score = float(np.mean([f.p_fake for f in top]))
+    for track_id, faces_of_track in _by_track(faces).items():
+        if may_decide is not None and track_id not in may_decide:
+            continue
+        score, top = track_score(faces_of_track)
         if score > best_score:
             best_score, best_top = score, top
+    if not best_top:
+        raise ValueError("no track may decide: none of the faces belongs to one of may_decide")
     return best_score, best_top
+
+
+def track_results(faces: list[FaceResult], n_frames: int, frame_short_side: int) -> list[TrackResult]:
+    """Every track's length, face size, confidence and score, and whether it may decide the
+    verdict (:func:`dfd.inference.deciding.track_exclusion`; all may when none would)."""
+    out = []
+    for track_id, faces_of_track in _by_track(faces).items():
+        size = float(np.median([face_px(f.box) for f in faces_of_track]))
+        share = len(faces_of_track) / max(1, n_frames)
+        why_not = track_exclusion(share, size)
+        out.append(TrackResult(
+            track_id=int(track_id), frames_seen=len(faces_of_track), share_of_frames=share, face_px=size,
+            face_share=size / max(1, frame_short_side),
+            confidence=float(np.mean([f.score for f in faces_of_track])),
+            p_fake=track_score(faces_of_track)[0], decides=why_not is None, excluded_because=why_not,
+        ))
+    if not any(tr.decides for tr in out):  # nobody else to decide: the short or small ones do
+        for tr in out:
+            tr.decides, tr.excluded_because = True, None
+    return out
 
 
 def _sample_frames(path: str, n_frames: int, limits, clock: _Clock) -> list:
@@ -107,11 +153,8 @@ def _sample_frames(path: str, n_frames: int, limits, clock: _Clock) -> list:
     return sample.frames
 
 
-def _tracked_candidates(detector: Detector, frames: list, clock: _Clock) -> tuple[list[_Candidate], dict[int, int]]:
-    """Every tracked face with its crops (track by track), and the faces found per frame index."""
-    found = detect_frames(detector.face_detector, [f.rgb for f in frames])
-    clock.check()
-    tracks = track_faces(frames, detector.face_detector, faces=found)
+def _tracked_candidates(detector: Detector, frames: list, tracks) -> tuple[list[_Candidate], dict[int, int]]:
+    """Every tracked face with its crops (track by track), and the faces scored per frame index."""
     candidates: list[_Candidate] = []
     n_faces = {f.index: 0 for f in frames}
     for track in tracks:

@@ -1,0 +1,91 @@
+"""Who decides a verdict: which faces (images) and tracks (videos) may set it, and why a file
+has no usable face.
+
+One owner for these rules; :mod:`dfd.inference.engine` (images) and
+:mod:`dfd.inference.video` (videos) apply them. The thresholds are first choices, not yet
+measured (issue 16 asks for a measured rule).
+
+* Images: a face much smaller than the main face (:func:`dfd.faces.choose_main_face`), under
+  :data:`MIN_AREA_SHARE_OF_MAIN` of its area, is scored and shown but does not decide: a
+  background face or a face on a poster must not outvote the person photographed. The most
+  suspicious of the remaining faces decides.
+* Videos: a track seen in under :data:`MIN_TRACK_SHARE` of the sampled frames, or whose
+  median face is under :data:`MIN_DECIDING_FACE_PX`, is shown but does not decide, unless no
+  other track may (then every track may). The most suspicious track that may decide does.
+* No usable face: faces under :data:`MIN_SCORED_FACE_PX` are not scored at all; a video needs
+  a scored face in :data:`MIN_FRAMES_WITH_FACE` sampled frames. :func:`no_face_reason` says
+  which of :data:`NO_FACE_REASONS` applies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dfd.faces import Face, choose_main_face
+
+# A face under 1/16 of the main face's area (a quarter of its width) is a bystander, a face
+# in a picture on the wall or an inset: shown, never the one that decides.
+MIN_AREA_SHARE_OF_MAIN = 1.0 / 16.0
+# A track seen in under a quarter of the sampled frames is as often a false detection or an
+# inset (the FF++ news clip of issue 16) as a person: it does not decide alone.
+MIN_TRACK_SHARE = 0.25
+# px, short side of the face box: a face this small is upscaled 3x or more into a 128 px crop,
+# where the members see blur more than manipulation. The engine's photo detector
+# (dfd.faces.detection.INFERENCE) looks for faces from this size too.
+MIN_DECIDING_FACE_PX = 40.0
+# px: smaller faces are not scored at all; the training data's faces start at 16 px
+# (dfd.faces.detection.DEFAULT_DATASET), so the members never saw smaller ones.
+MIN_SCORED_FACE_PX = 16.0
+# sampled frames with a scored face a video needs (or all of them, when fewer are sampled):
+# a lone detection in a video is as often a false one as a person.
+MIN_FRAMES_WITH_FACE = 2
+
+NO_FACE_FOUND = "no face found"
+FACES_TOO_SMALL = "faces too small"
+TOO_FEW_FRAMES = "too few frames with a face"
+NO_FACE_REASONS = (NO_FACE_FOUND, FACES_TOO_SMALL, TOO_FEW_FRAMES)
+
+
+def face_px(box) -> float:
+    """A face's size: the short side of its (x, y, w, h) box, in px."""
+    return float(min(box[2], box[3]))
+
+
+def scored_faces(faces: list[Face]) -> list[Face]:
+    """The faces worth scoring: those at least :data:`MIN_SCORED_FACE_PX` on their short side."""
+    return [f for f in faces if face_px(f.box) >= MIN_SCORED_FACE_PX]
+
+
+def no_face_reason(found: list[list[Face]], n_with_face: int = 0) -> str:
+    """Why a file has no usable face. ``found``: every face the detector found, one list per
+    image (one for a photo, one per sampled frame of a video); ``n_with_face``: how many of
+    them gave a scored face (a video with too few of them)."""
+    if n_with_face > 0:
+        return TOO_FEW_FRAMES
+    if any(found) and not any(scored_faces(faces) for faces in found):
+        return FACES_TOO_SMALL
+    return NO_FACE_FOUND  # none found, or none that could be cropped (degenerate landmarks)
+
+
+def enough_frames(n_with_face: int, n_frames: int) -> bool:
+    """Whether ``n_with_face`` of ``n_frames`` sampled frames with a face give a video verdict."""
+    return n_with_face >= min(MIN_FRAMES_WITH_FACE, n_frames) and n_with_face > 0
+
+
+def deciding_faces(boxes: list, scores: list[float], image_shape) -> list[int]:
+    """Indices of the faces of one image that may decide its verdict: all but those under
+    :data:`MIN_AREA_SHARE_OF_MAIN` of the main face's area (the main face always may)."""
+    if not boxes:
+        return []
+    faces = [Face(tuple(b), float(s), np.zeros((5, 2))) for b, s in zip(boxes, scores)]
+    main = choose_main_face(faces, image_shape)
+    return [i for i, f in enumerate(faces) if f is main or f.area >= MIN_AREA_SHARE_OF_MAIN * main.area]
+
+
+def track_exclusion(share_of_frames: float, median_face_px: float) -> str | None:
+    """Why a track may not decide on its own (None: it may)."""
+    if share_of_frames < MIN_TRACK_SHARE:
+        return f"seen in {share_of_frames:.0%} of the frames (under {MIN_TRACK_SHARE:.0%})"
+    if median_face_px < MIN_DECIDING_FACE_PX:
+        return f"face {median_face_px:.0f} px (under {MIN_DECIDING_FACE_PX:.0f} px)"
+    return None
