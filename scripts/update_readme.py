@@ -46,6 +46,16 @@ def results_block() -> str:
     return "\n".join(lines)
 
 
+def _shown(folder: str) -> str:
+    """A models folder as the README shows it: relative to the checkout, else its last two parts
+    (an absolute path of someone's machine says nothing to a reader)."""
+    path = Path(folder)
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return "…/" + "/".join(path.parts[-2:])
+
+
 def external_block() -> str:
     """Pooled and per-source rows of every external evaluation in reports/<dataset>/external/<name>/."""
     reports = ROOT / "reports"
@@ -62,7 +72,8 @@ def external_block() -> str:
         if m.get("limit"):
             notes.append(f"_{dataset} / {name}: at most {m['limit']} files per source — a quick look, not a result._")
         notes.append(f"All tables of {dataset} / {name}: `reports/{dataset}/external/{name}/results.md`; per file: "
-                     f"`per_file.csv`; bundle `{m['models_dir']}`, {m['frames']} frames per video.")
+                     f"`per_file.csv`; bundle `{_shown(m['models_dir'])}` ({', '.join(m.get('models', []))}), "
+                     f"{m['frames']} frames per video.")
     return "\n".join(lines + [""] + notes)
 
 
