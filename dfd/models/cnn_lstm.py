@@ -26,6 +26,14 @@ def build(config: dict, input_size: int, name: str = "cnn_lstm") -> keras.Model:
     x = preprocess(pixels, config)
     momentum = config.get("bn_momentum", DEFAULT_BN_MOMENTUM)
     features = conv_trunk(x, config["widths"], config["convs_per_stage"], bn_momentum=momentum)
+    return keras.Model(pixels, classifier_head(sequence_embedding(features, config), config), name=name)
+
+
+def sequence_embedding(features, config: dict):
+    """A trunk's last feature map -> the LSTM's face vector (layer ``"embedding"``): 1x1
+    reduction to ``seq_channels``, the map as a sequence (``sequence``), the (bi)LSTM. Any
+    encoder's map will do (``efficientnet_lite0_lstm`` puts it on a pretrained trunk)."""
+    momentum = config.get("bn_momentum", DEFAULT_BN_MOMENTUM)
     # 1x1 reduction keeps the LSTM input (and its 4 * units * input weights) small
     x = conv_bn_relu(
         features, config["seq_channels"], name="seq_reduce", kernel_size=1, bn_momentum=momentum
@@ -41,7 +49,5 @@ def build(config: dict, input_size: int, name: str = "cnn_lstm") -> keras.Model:
         seq = layers.Dropout(config["seq_dropout"], name="seq_dropout")(seq)
     # the pooled face vector is named "embedding" in every image model (see temporal.py)
     if config.get("bidirectional", True):
-        embedding = layers.Bidirectional(layers.LSTM(config["lstm_units"]), name="embedding")(seq)
-    else:
-        embedding = layers.LSTM(config["lstm_units"], name="embedding")(seq)
-    return keras.Model(pixels, classifier_head(embedding, config), name=name)
+        return layers.Bidirectional(layers.LSTM(config["lstm_units"]), name="embedding")(seq)
+    return layers.LSTM(config["lstm_units"], name="embedding")(seq)

@@ -1,6 +1,6 @@
 """What every model card records: architecture and family, sizes, preprocessing, package
-versions, git commit (:func:`base_card`). :mod:`dfd.models.card` writes the card into the
-``.h5`` file and beside it."""
+versions, git commit, where pretrained weights came from (:func:`base_card`).
+:mod:`dfd.models.card` writes the card into the ``.h5`` file and beside it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from dfd import LABEL_NAMES
 from dfd import __version__ as DFD_VERSION
+from dfd.models.pretrained import weights_loaded_into
 from dfd.paths import PACKAGE_DIR
 
 CARD_FORMAT = "dfd-model-card/1"
@@ -44,27 +45,36 @@ def base_card(model: keras.Model, name: str, input_size: int, **extra) -> dict:
     if config is not None:
         card["family"] = config["model"]  # the family that built it (a variant config names its own)
         card["config"] = config
+    # package, version, file, SHA-256 of the ImageNet weights it started from
+    weights = next((w for layer in _walk(model) if (w := weights_loaded_into(layer)) is not None), None)
+    if weights is not None:
+        card["pretrained_weights"] = weights
     card.update(extra)
     return card
 
 
 def _preprocessing(model: keras.Model) -> str:
+    from dfd.models import efficientnet_lite
     from dfd.models.cnn import PREPROCESSING, SRM_PREPROCESSING
     from dfd.models.layers import HighPassResidual
 
-    text = SRM_PREPROCESSING if _has_layer(model, HighPassResidual) else PREPROCESSING
+    layers = list(_walk(model))
+    text = SRM_PREPROCESSING if any(isinstance(layer, HighPassResidual) for layer in layers) else PREPROCESSING
+    if any(layer.name == "imagenet_normalize" for layer in layers):
+        text = efficientnet_lite.PREPROCESSING
     if len(model.input_shape) == 5:
         return f"clips of {model.input_shape[1]} frames; each frame: {text}"
     return text
 
 
-def _has_layer(layer, cls) -> bool:
-    if isinstance(layer, cls):
-        return True
+def _walk(layer):
+    """``layer`` and every layer inside it (nested models, wrappers' inner layers)."""
+    yield layer
     children = list(getattr(layer, "layers", []))
     if hasattr(layer, "layer"):  # wrappers: TimeDistributed, Bidirectional
         children.append(layer.layer)
-    return any(_has_layer(child, cls) for child in children)
+    for child in children:
+        yield from _walk(child)
 
 
 def package_versions() -> dict:

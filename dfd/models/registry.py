@@ -2,9 +2,10 @@
 
 ``configs/<name>.json`` holds the detector's default hyper-parameters and its default
 ``input_size``; its ``"model"`` key names the family that builds it (``cnn``, ``multistream``,
-``cnn_lstm``, ``resnext``, ``temporal``), so a variant is just another JSON file (e.g. a ``cnn_nosrm.json``
-with ``"model": "cnn", "srm": false``). Keyword overrides replace config entries for one
-build; unknown keys are refused so a typo cannot silently train the default model.
+``cnn_lstm``, ``resnext``, ``temporal``, ``efficientnet_lite0``, ``efficientnet_lite0_lstm``), so a
+variant is just another JSON file (e.g. a ``cnn_nosrm.json`` with ``"model": "cnn", "srm": false``).
+Keyword overrides replace config entries for one build; unknown keys are refused so a typo
+cannot silently train the default model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ FAMILIES = {
     "cnn_lstm": "dfd.models.cnn_lstm",
     "resnext": "dfd.models.resnext",
     "temporal": "dfd.models.temporal",
+    "efficientnet_lite0": "dfd.models.efficientnet_lite",
+    "efficientnet_lite0_lstm": "dfd.models.efficientnet_lite_lstm",
 }
 
 # keys describing the config itself, not hyper-parameters one may override
