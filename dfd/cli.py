@@ -42,11 +42,17 @@ output:
   and whether it decides: one seen in under a quarter of the frames or with a face under
   40 px does not, unless no other does), decided_by (the track id, or for a photo the
   index into faces, whose score is the verdict) and no_face_reason (verdict no_face: "no
-  face found", "faces too small" or "too few frames with a face").
+  face found", "faces too small" or "too few frames with a face"). With a bundle that has
+  out-of-domain scorers, each face's "ood" gives per model its distance, threshold and
+  whether it is "out"; the file's "ood" names the models checked and those out for the
+  deciding face or track ("members_out", "all_out"), and "uncertain_reason" says why the
+  verdict is uncertain when every model is out ("unlike the data these models were
+  trained on (out of domain for: ...)").
   Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a
   regular file) follow as records with verdict "skipped" and the "reason".
   --csv: one row per file with the same headline fields (a skipped file's reason in
-  "error", a no_face file's in "no_face_reason"). A progress bar goes to stderr, then the list of skipped files.
+  "error", a no_face file's in "no_face_reason", the models out of domain in "ood_members"
+  separated by ";", and "uncertain_reason"). A progress bar goes to stderr, then the list of skipped files.
 
 """ + EXIT_CODES_HELP
 
@@ -110,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds", "no_face_reason"]
+CSV_FIELDS = ["path", "kind", "verdict", "p_fake", "n_faces", "error", "seconds", "no_face_reason",
+              "ood_members", "uncertain_reason"]
 # skipped media files that count as "could not be analysed" for the exit code (as before,
 # when they were analysed and gave an error); hidden files and other types do not
 SKIPS_THAT_ARE_ERRORS = {"too large", "unreadable", "not a regular file"}
@@ -188,7 +195,9 @@ def _write_record(d: dict, writer, member_names) -> None:
     if writer is not None:
         row = {"path": d["path"], "kind": d["kind"], "verdict": d["verdict"], "p_fake": d["p_fake"],
                "n_faces": len(d["faces"]), "error": d["error"] or d.get("reason"),
-               "seconds": d["timings"].get("total"), "no_face_reason": d.get("no_face_reason")}
+               "seconds": d["timings"].get("total"), "no_face_reason": d.get("no_face_reason"),
+               "ood_members": ";".join((d.get("ood") or {}).get("members_out", [])),
+               "uncertain_reason": d.get("uncertain_reason")}
         row.update({f"p_{n}": d["member_scores"].get(n) for n in member_names})
         writer.writerow(row)
     else:

@@ -124,7 +124,7 @@ def to_csv(rows: list[Row]) -> str:
     w = csv.writer(out)
     w.writerow(["file", "type", "status", "verdict", "p_fake", "faces", "time_s", "threshold",
                 "uncertain_low", "uncertain_high", *[f"p_fake_{m}" for m in members],
-                "suspicious_frames", "models", "error", "no_face_reason"])
+                "suspicious_frames", "models", "error", "no_face_reason", "ood_members", "uncertain_reason"])
     for row in rows:
         r = row.result
         thr = getattr(r, "threshold", None)
@@ -143,5 +143,7 @@ def to_csv(rows: list[Row]) -> str:
             ";".join(getattr(r, "models", None) or []),
             row.message or "",
             getattr(r, "no_face_reason", None) or "",
+            ";".join(getattr(r, "ood_members", None) or []),
+            getattr(r, "uncertain_reason", None) or "",
         ])
     return out.getvalue()

@@ -45,6 +45,18 @@ NO_FACE_REASON_TEXTS = {
 }
 
 
+def out_of_domain_text(result) -> str | None:
+    """Why an "uncertain" verdict was given although the score alone would decide: the face
+    is unlike the data the models were trained on (the engine's ``uncertain_reason``), in
+    plain words with the models whose check fired; None when that is not the reason."""
+    if not getattr(result, "uncertain_reason", None):
+        return None
+    names = ", ".join((getattr(result, "ood", None) or {}).get("members_out", [])) or "every model"
+    return ("This face is unlike the data these models were trained on, so their score cannot be "
+            f"trusted (out of domain for: {names}). It may be a drawing, a heavily compressed, "
+            "blurred or resized copy, or not a photo of a face; check the file another way.")
+
+
 def no_face_text(reason: str | None) -> str:
     """What a "no face" verdict means for this file; an unknown or missing reason gets the
     general sentence (results from before the reason existed have none)."""

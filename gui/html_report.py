@@ -19,6 +19,7 @@ from . import theme
 from .formatting import (
     count,
     no_face_text,
+    out_of_domain_text,
     percent,
     seconds,
     threshold_text,
@@ -279,6 +280,8 @@ def _card_html(i: int, row: Row) -> str:
                     f"<figcaption>{esc(caption)}</figcaption></figure>")
     if row.verdict == "no_face":
         body.append(f'<p class="small">{esc(no_face_text(getattr(r, "no_face_reason", None)))}</p>')
+    if out_of_domain_text(r):
+        body.append(f'<p class="small ood">{esc(out_of_domain_text(r))}</p>')
     if r is not None and row.status == "done" and getattr(r, "p_fake", None) is not None:
         thr = float(getattr(r, "threshold", 0.5) or 0.5)
         band = tuple(getattr(r, "uncertain_band", None) or (thr, thr))

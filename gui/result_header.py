@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import theme
 from .builders import column, muted_label
-from .formatting import VERDICT_EXPLANATIONS, no_face_text, percent
+from .formatting import VERDICT_EXPLANATIONS, no_face_text, out_of_domain_text, percent
 from .results_model import Entry
 
 
@@ -80,6 +80,8 @@ class ResultHeader(QWidget):
             self._set_message(f"Analysing… {percent(e.progress, 0)}", verdict)
         elif verdict == "no_face":  # say why: none found, too small, too few frames
             self._set_message(no_face_text(getattr(r, "no_face_reason", None)), verdict)
+        elif out_of_domain_text(r):  # uncertain: unlike the training data, whatever the score
+            self._set_message(out_of_domain_text(r), verdict)
         elif verdict in VERDICT_EXPLANATIONS:
             self._set_message(VERDICT_EXPLANATIONS[verdict], verdict)
         else:

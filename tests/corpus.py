@@ -72,12 +72,17 @@ _TINY_BUNDLES: dict[tuple, Path] = {}
 
 
 def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_lstm", "resnext"),
-                     face_stage: dict | None = None, seed: int = 0) -> Path:
+                     face_stage: dict | None = None, seed: int = 0, ood_crops=None) -> Path:
     """Build and save tiny real (untrained) detectors with model cards, then fit
     an ensemble + calibration on random validation predictions and save ``bundle.json``.
-    Cached per process (same arguments → the same folder), so every test module can ask
-    for it cheaply."""
-    key = (input_size, tuple(members), repr(face_stage), seed)
+    ``ood_crops`` (train, valid uint8 face crops): also fit each member's OOD scorer on
+    its features of them. Cached per process (same arguments → the same folder), so every
+    test module can ask for it cheaply."""
+    import hashlib
+
+    crops_id = None if ood_crops is None else hashlib.sha256(b"".join(np.ascontiguousarray(c).tobytes()
+                                                                        for c in ood_crops)).hexdigest()
+    key = (input_size, tuple(members), repr(face_stage), seed, crops_id)
     if key in _TINY_BUNDLES and (_TINY_BUNDLES[key] / "bundle.json").exists():
         return _TINY_BUNDLES[key]
     import keras
@@ -91,7 +96,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    entries = []
+    entries, ood = [], {}
     for name in members:
         # untrained: training even two steps costs ~10 s of graph tracing per model on the
         # dev CPU, and nothing here needs a good detector, only real files of the real kind
@@ -100,6 +105,11 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
                          face_stage=dict(face_stage or TINY_FACE_STAGE))
         save_model(model, folder / f"{name}.h5", card)
         entries.append(MemberEntry.from_file(folder, name, f"{name}.h5", input_size))
+        if ood_crops is not None:
+            from dfd.evaluation.ood import OodScorer, member_features
+
+            train, valid = (_resized(c, input_size) for c in ood_crops)
+            ood[name] = OodScorer().fit(member_features(model, train)[1], member_features(model, valid)[1])
     n = 200
     y_valid = (np.arange(n) % 2).astype(int)
     P = np.clip(0.5 + (y_valid[:, None] - 0.5) * 0.5 + rng.normal(0, 0.25, (n, len(members))), 0.01, 0.99)
@@ -110,11 +120,18 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
     bundle = EnsembleBundle(
         members=entries, ensemble=ens, calibrator=cal,
         member_calibrators={m: fitted[m][1] for m in members},
-        threshold=op.threshold, uncertain_band=op.band, dataset="tiny-test", ensemble_name=best,
+        threshold=op.threshold, uncertain_band=op.band, dataset="tiny-test", ensemble_name=best, ood=ood,
     )
     bundle.save(folder)
     _TINY_BUNDLES[key] = folder
     return folder
+
+
+def _resized(crops, size: int) -> np.ndarray:
+    import cv2
+
+    return np.stack([c if c.shape[0] == size else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)
+                     for c in crops])
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

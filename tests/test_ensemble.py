@@ -288,3 +288,115 @@ def test_verdict(tmp_path, split, fitted):
     assert bundle.verdict(np.array([0.0, 0.5, 1.0])) == ["real", "uncertain", "fake"]
     with pytest.raises(ValueError):
         bundle.verdict(float("nan"))
+
+
+def _brute_force_best_coverage(y, p, target, t=0.5):
+    """The most samples any band [lo, hi] around t decides at the target accuracy."""
+    edges = np.unique(np.concatenate([p, [t]]))
+    best = 0
+    for lo in edges[edges <= t]:
+        for hi in edges[edges >= t]:
+            out = (p < lo) | (p > hi)
+            if out.any() and np.mean((p[out] >= t) == y[out]) >= target:
+                best = max(best, int(out.sum()))
+    return best
+
+
+def test_band_edges_are_chosen_apart_to_decide_the_most():
+    # reals below 0.5 are always right; above it, fakes are right only from 0.8 up, so a
+    # symmetric band wide enough for the upper side throws away the whole lower side
+    rng = np.random.default_rng(3)
+    p_real = rng.uniform(0.05, 0.45, 40)
+    p_mixed = rng.uniform(0.52, 0.78, 20)
+    p_fake = rng.uniform(0.82, 0.99, 20)
+    p = np.concatenate([p_real, p_mixed, p_fake])
+    y = np.concatenate([np.zeros(40, int), np.arange(20) % 2, np.ones(20, int)])
+    op = E.choose_operating_point(y, p, target_accuracy=0.95)
+    assert op.fallback is None and op.band_rule == "max_coverage"
+    lo, hi = op.band
+    assert lo <= 0.5 <= hi
+    out = (p < lo) | (p > hi)
+    assert op.coverage == pytest.approx(out.mean())
+    assert op.accuracy_outside == pytest.approx(M.accuracy(y[out], p[out])) and op.accuracy_outside >= 0.95
+    assert int(out.sum()) == _brute_force_best_coverage(y, p, 0.95)
+    # the old rule, the narrowest symmetric band reaching the target, decides fewer
+    symmetric = [h for h in np.unique(np.abs(p - 0.5))
+                 if (m := np.abs(p - 0.5) > h).any() and M.accuracy(y[m], p[m]) >= 0.95]
+    assert op.coverage > (np.abs(p - 0.5) > min(symmetric)).mean()
+    assert hi - 0.5 > 0.5 - lo  # the band reaches further up than down
+
+
+def test_band_matches_brute_force_with_ties_and_noise():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 70)
+    p = np.round(expit(1.5 * (2 * y - 1) + rng.normal(0, 1.5, 70)), 2)  # rounded: many ties
+    for target in (0.8, 0.9):
+        op = E.choose_operating_point(y, p, target_accuracy=target)
+        out = (p < op.band[0]) | (p > op.band[1])
+        assert op.fallback is None and M.accuracy(y[out], p[out]) >= target
+        assert int(out.sum()) == _brute_force_best_coverage(y, p, target), target
+
+
+def test_risk_coverage_curve(split, fitted):
+    ens, cal = fitted["stacking"]
+    pv, pt = (cal.transform(ens.predict(split[k])) for k in ("P_valid", "P_test"))
+    curve = E.risk_coverage(split["y_valid"], pv, split["y_test"], pt, targets=[0.8, 0.9, 0.95, 0.99])
+    valid = curve[curve.split == "valid"]
+    assert len(curve) == 8 and set(curve.split) == {"valid", "test"}
+    assert (valid.accuracy >= valid.target).all() and not valid.fallback.any()
+    assert valid.coverage.is_monotonic_decreasing  # a stricter target decides fewer
+    op = E.choose_operating_point(split["y_valid"], pv, target_accuracy=0.95)
+    test_at = curve[(curve.split == "test") & (curve.target == 0.95)].iloc[0]
+    out = (pt < op.band[0]) | (pt > op.band[1])
+    assert test_at.coverage == pytest.approx(out.mean())
+
+
+def test_corrupted_copies_are_seeded_and_differ_from_the_originals():
+    from dfd.evaluation.corruptions import CORRUPTION_RANGES, corrupted_copies
+
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    copies, info = corrupted_copies(images, 3, seed=11)
+    assert copies.shape == (18, 32, 32, 3) and copies.dtype == np.uint8
+    assert info.source.tolist() == list(range(6)) * 3
+    for i, row in info.iterrows():
+        lo, hi = CORRUPTION_RANGES[row.kind]
+        assert lo <= row.level <= hi
+        assert not np.array_equal(copies[i], images[row.source])
+    again, info_again = corrupted_copies(images, 3, seed=11)
+    assert np.array_equal(again, copies) and info_again.equals(info)
+    other, _ = corrupted_copies(images, 3, seed=12)
+    assert not np.array_equal(other, copies)
+    with pytest.raises(ValueError, match="n_copies"):
+        corrupted_copies(images, 0)
+    with pytest.raises(ValueError, match="uint8"):
+        corrupted_copies(images.astype(np.float32), 1)
+
+
+class _BrightnessModel:
+    """Scores a crop by its mean brightness: a stand-in member that corruption moves."""
+
+    def predict_on_batch(self, x):
+        return expit((x.mean(axis=(1, 2, 3)) - 127.0) / 20.0)[:, None]
+
+
+def test_robust_fit_rows_keep_validation_ids(split):
+    from dfd.evaluation.study import corrupted_member_scores, with_copies
+
+    rng = np.random.default_rng(6)
+    n = 40
+    crops = rng.integers(0, 256, (n, 24, 24, 3), dtype=np.uint8)
+    models = {name: (_BrightnessModel(), 24) for name in MEMBERS}
+    P_copies, source = corrupted_member_scores(models, crops, 2, seed=0)
+    assert P_copies.shape == (2 * n, 3) and source.tolist() == list(range(n)) * 2
+    P, y, ids = split["P_valid"][:n], split["y_valid"][:n], split["valid_ids"][:n]
+    P_fit, y_fit, ids_fit = with_copies(P, y, ids, P_copies, source)
+    assert len(P_fit) == len(y_fit) == len(ids_fit) == 3 * n
+    assert np.array_equal(ids_fit[n:], ids[source]) and np.array_equal(y_fit[n:], y[source])
+    fitted = E.fit_ensembles(P_fit, y_fit, ids_fit, MEMBERS)
+    E.assert_no_leakage(split["test_ids"], fitted)  # copies carry validation ids only
+    assert set(fitted["stacking"][0].fitted_indices_.tolist()) == set(ids.tolist())
+    with pytest.raises(E.LeakageError):  # a copy given a test row's id is caught
+        E.assert_no_leakage(ids[:1], fitted)
+    with pytest.raises(ValueError, match="source"):
+        with_copies(P, y, ids, P_copies, source[:-1])

@@ -261,7 +261,10 @@ def test_entry_function_writes_every_output(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"metrics.json", "results.md", "per_file.csv", CACHE_FILE, "figures"}
     assert {p.name for p in (out / "figures").iterdir()} == {
         "roc_image.png", "hist_image.png", "reliability_image.png",
-        "roc_video.png", "hist_video.png", "reliability_video.png"}
+        "reliability_image_real.png", "reliability_image_gan.png", "reliability_image_swap.png",
+        "roc_video.png", "hist_video.png", "reliability_video.png",
+        "reliability_video_real.png", "reliability_video_clips.png"}
+    assert set(report.figures) == set((out / "figures").iterdir())
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["unlabelled"] == ["misc/p0.99.png"] and metrics["origin"] == "folders"
     assert metrics["threshold"] == 0.5 and metrics["band"] == [0.4, 0.6] and metrics["dataset"] == "tiny"
@@ -279,6 +282,9 @@ def test_entry_function_writes_every_output(tmp_path):
     text = (out / "results.md").read_text()
     assert "## Images" in text and "## Videos" in text and "against every real file of the same kind" in text
     assert "| gan | 0/2 | 3/2 | 0.833 [" in text
+    assert "| ECE | Brier |" in text
+    gan = groups["image", "gan"]["metrics"]["brier"]["value"]
+    assert f"{gan:.3f}" in text.split("| gan |")[1].split("\n")[0]
     assert report.out_dir == out
 
 
@@ -327,3 +333,32 @@ def test_crossdomain_dev_labels():
     assert counts[("video", 1, "ffpp-df")] + counts[("video", 1, "ffpp-f2f")] + counts[("video", 1, "ffpp-fs")] == 48
     assert counts[("image", 0, "utkface")] == 260
     assert counts[("image", 1, "tpdne")] == 160 and counts[("image", 1, "sdfd")] == 160
+
+
+def test_recombine_inverts_member_calibrators_and_rescores():
+    from types import SimpleNamespace
+
+    from dfd.evaluation import MeanEnsemble, TemperatureScaler
+    from dfd.external.recalibration import raw_member_scores, recombine, rescored_rows
+
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.02, 0.98, (8, 2))
+    y = np.array([0, 1] * 4)
+    ens = MeanEnsemble().fit(raw, y)
+    bundle = SimpleNamespace(member_names=["a", "b"], ensemble=ens, calibrator=TemperatureScaler(2.0),
+                             member_calibrators={"a": TemperatureScaler(0.5), "b": TemperatureScaler(3.0)})
+    per_file = pd.DataFrame({"kind": "image", "source": ["real", "gan"] * 4, "label": ["real", "fake"] * 4,
+                             "verdict": "uncertain", "seconds": 0.1,
+                             "p_a": bundle.member_calibrators["a"].transform(raw[:, 0]),
+                             "p_b": bundle.member_calibrators["b"].transform(raw[:, 1])})
+    per_file.loc[7, ["p_a", "p_b"]] = np.nan  # a file without a score
+    back = raw_member_scores(per_file, bundle)
+    assert np.allclose(back[:7], raw[:7]) and np.isnan(back[7]).all()
+    p = recombine(per_file, bundle, ens, bundle.calibrator)
+    assert np.allclose(p[:7], bundle.calibrator.transform(raw[:7].mean(axis=1))) and np.isnan(p[7])
+    softer = recombine(per_file, bundle, ens, TemperatureScaler(10.0))
+    assert np.all(np.abs(softer[:7] - 0.5) < np.abs(p[:7] - 0.5))
+    rows = {(r["kind"], r["group"]): r for r in rescored_rows(per_file, p)}
+    assert rows["image", "pooled"]["scored_real"] == 4 and rows["image", "pooled"]["scored_fake"] == 3
+    with pytest.raises(ValueError, match="p_b"):
+        raw_member_scores(per_file.drop(columns="p_b"), bundle)

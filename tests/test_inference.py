@@ -124,10 +124,11 @@ def test_video_tracks_frames_and_suspicious_frames(detector, feat_data):
     assert [f.time_s for f in res.frames] == sorted(f.time_s for f in res.frames)
     assert {f.track_id for f in res.faces} == {0}
     assert all(f.frame_index in {fr.index for fr in res.frames} for f in res.faces)
-    # video score: mean of the top quarter of the (only) person's frame scores
+    # video score (deciding.VIDEO_RULE): the mean of the (only) person's frame scores; the
+    # suspicious frames shown are the top quarter of them
     scores = sorted((f.p_fake for f in res.faces), reverse=True)
     k = math.ceil(len(scores) / 4)
-    assert res.p_fake == pytest.approx(np.mean(scores[:k]))
+    assert res.p_fake == pytest.approx(np.mean(scores))
     assert len(res.suspicious_frames) == k
     by_index = {f.index: f.p_fake for f in res.frames}
     susp = [by_index[i] for i in res.suspicious_frames]
@@ -290,34 +291,52 @@ def test_gradcam_concentrates_on_the_evidence():
         gradcam(model, np.zeros((1, 32, 32, 3), np.float32))
 
 
-def test_top_k_rule_has_one_owner(detector, feat_data):
-    """The engine's per-track video score is the study's ``aggregate(..., "topk")``: both
-    take :func:`top_k_count` frames, the top quarter rounded up, at least one."""
+def test_video_rule_has_one_owner(detector, feat_data):
+    """The engine's video score is the study's rule of the same name
+    (:data:`dfd.inference.deciding.VIDEO_RULE` in :mod:`dfd.evaluation.video_rules`): each
+    frame's most suspicious deciding face, averaged over frames; the top-k count (the
+    suspicious frames shown) is the study's :func:`top_k_count`."""
     from dfd.evaluation.aggregation import aggregate, top_k_count
+    from dfd.evaluation.video_rules import video_score
+    from dfd.inference.deciding import VIDEO_RULE
     from dfd.inference.results import FaceResult
-    from dfd.inference.video import most_suspicious_track
+    from dfd.inference.video import track_score, video_decision
 
+    assert VIDEO_RULE == "frame_max_mean"
     assert [top_k_count(n) for n in range(1, 10)] == [1, 1, 1, 1, 2, 2, 2, 2, 3]
     assert top_k_count(3, 5) == 3 and top_k_count(10, 2) == 2
     with pytest.raises(ValueError):
         top_k_count(0)
+
+    def face(p, frame, track, decides=True):
+        return FaceResult((0, 0, 1, 1), 1.0, float(p), {}, None, {}, frame_index=frame, track_id=track,
+                          decides=decides)
+
     rng = np.random.default_rng(0)
     for n in (1, 2, 5, 9, 33):
         p = rng.uniform(0, 1, n)
-        faces = [FaceResult((0, 0, 1, 1), 1.0, float(v), {}, None, {}, frame_index=i, track_id=7)
-                 for i, v in enumerate(p)]
-        score, top = most_suspicious_track(faces)
-        assert score == aggregate(p, "topk")  # bit for bit
-        assert len(top) == top_k_count(n) and [f.p_fake for f in top] == sorted(p, reverse=True)[: len(top)]
-    # two people: the more suspicious one decides
-    calm = [FaceResult((0, 0, 1, 1), 1.0, v, {}, None, {}, frame_index=i, track_id=0) for i, v in enumerate([0.1, 0.2])]
-    odd = [FaceResult((0, 0, 1, 1), 1.0, v, {}, None, {}, frame_index=i, track_id=1) for i, v in enumerate([0.3, 0.9, 0.1])]
-    score, top = most_suspicious_track(calm + odd)
-    assert score == aggregate([0.3, 0.9, 0.1], "topk") == 0.9 and [f.track_id for f in top] == [1]
+        faces = [face(v, i, 7) for i, v in enumerate(p)]
+        score, decided_by, top = video_decision(faces)
+        assert score == aggregate(p, "mean") == track_score(faces)  # one person: the mean of its frames
+        assert decided_by == 7 and [f.frame_index for f in top] == list(range(n))
+    # two people in the same frames: per frame the more suspicious face, then the mean
+    calm = [face(v, i, 0) for i, v in enumerate([0.1, 0.2, 0.1])]
+    odd = [face(v, i, 1) for i, v in enumerate([0.3, 0.9, 0.05])]
+    score, decided_by, top = video_decision(calm + odd)
+    assert score == pytest.approx((0.3 + 0.9 + 0.1) / 3)
+    assert score == video_score([{"frame": f.frame_index, "track": f.track_id, "p": f.p_fake} for f in calm + odd],
+                                "frame_max_mean")
+    assert decided_by == 1 and [f.track_id for f in top] == [1, 1, 0]  # the most often most suspicious
+    # a face that may not decide is left out of the score and cannot decide
+    score, decided_by, _ = video_decision(calm + [face(0.99, 1, 2, decides=False)])
+    assert score == pytest.approx(np.mean([0.1, 0.2, 0.1])) and decided_by == 0
     # on a real video, through Detector.analyze
     res = detector.analyze(feat_data / "single_face.mp4", frames=8)
-    assert res.p_fake == aggregate([f.p_fake for f in res.faces], "topk")
-    assert len(res.suspicious_frames) == top_k_count(len(res.faces))
+    per_frame = {}
+    for f in res.faces:
+        per_frame[f.frame_index] = max(per_frame.get(f.frame_index, 0.0), f.p_fake)
+    assert res.p_fake == pytest.approx(np.mean(list(per_frame.values())), abs=1e-12)
+    assert len(res.suspicious_frames) == top_k_count(len(per_frame))
 
 
 def test_detector_verdict_is_the_bundle_rule(detector):

@@ -171,6 +171,7 @@ def test_summarize_table():
 # --------------------------------------------------------------------------- plots
 def test_plots_write_files(tmp_path):
     from dfd.evaluation import plots
+    from dfd.evaluation.operating_point import risk_coverage
 
     y, p = _synthetic(300)
     p2 = np.clip(p ** 1.5, 0, 1)
@@ -181,6 +182,8 @@ def test_plots_write_files(tmp_path):
         "rel.png": lambda f: plots.plot_reliability(y, p2, p, path=f),
         "hist.png": lambda f: plots.plot_score_histograms(y, p, threshold=0.5, band=(0.4, 0.6), path=f),
         "cm.png": lambda f: plots.plot_confusion_matrix(y, p, 0.5, path=f),
+        "riskcov.png": lambda f: plots.plot_risk_coverage(
+            risk_coverage(y[:150], p[:150], y[150:], p[150:]), target=0.9, path=f),
         "rob.png": lambda f: plots.plot_robustness(
             pd.DataFrame({
                 "model": ["A"] * 3 + ["B"] * 3,

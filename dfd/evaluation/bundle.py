@@ -1,5 +1,6 @@
 """The ``bundle.json`` manifest the desktop app loads: member files with their SHA-256, the
-chosen ensemble and calibrators, the threshold and uncertain band, and the verdict rule.
+chosen ensemble and calibrators, the threshold and uncertain band, each member's out-of-domain
+scorer, and the verdict rule.
 
 JSON only (safe to load); pure numpy/scipy, so the app can combine member scores without
 loading TensorFlow twice.
@@ -21,10 +22,18 @@ import numpy as np
 from dfd.errors import DfdError
 from dfd.evaluation.calibration import TemperatureScaler
 from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
+from dfd.evaluation.ood import OodScorer
 from dfd.io.hashing import sha256_file
 
 BUNDLE_FILE = "bundle.json"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2 added the optional "ood" scorers; version 1 bundles load unchanged
+READABLE_FORMAT_VERSIONS = (1, 2)
+OOD_REASON = "unlike the data these models were trained on"
+# How members out of domain for a face enter its score (docs/experiments.md, "OOD score"):
+# "ensemble": the bundle's ensemble of every member as is (measured best on corrupted
+# dfd-default test copies); "in_domain_mean": the mean calibrated P(fake) of the members
+# in domain. Either way a face with every member out is "uncertain".
+OOD_COMBINE_RULES = ("ensemble", "in_domain_mean")
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # bundle.json is small; refuse anything absurd
 
 
@@ -87,6 +96,8 @@ class EnsembleBundle:
     ensemble_name: str = ""
     created: str = field(default_factory=_utc_now)
     extra: dict = field(default_factory=dict)  # free-form JSON metadata (metrics, notes)
+    ood: dict[str, OodScorer] = field(default_factory=dict)  # member name -> its fitted OOD scorer
+    ood_combine: str = "ensemble"  # one of OOD_COMBINE_RULES
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -97,6 +108,10 @@ class EnsembleBundle:
         unknown = set(self.member_calibrators) - set(names)
         if unknown:
             raise DfdError(f"calibrators for unknown members: {sorted(unknown)}")
+        if set(self.ood) - set(names):
+            raise DfdError(f"OOD scorers for unknown members: {sorted(set(self.ood) - set(names))}")
+        if self.ood_combine not in OOD_COMBINE_RULES:
+            raise DfdError(f"ood_combine must be one of {list(OOD_COMBINE_RULES)}, got {self.ood_combine!r}")
         lo, hi = (float(v) for v in self.uncertain_band)
         self.threshold = float(self.threshold)
         if not 0.0 <= lo <= self.threshold <= hi <= 1.0:
@@ -107,13 +122,45 @@ class EnsembleBundle:
     def member_names(self) -> list[str]:
         return [m.name for m in self.members]
 
-    def predict(self, P_members) -> np.ndarray:
+    def predict(self, P_members, out=None) -> np.ndarray:
         """Calibrated ensemble P(fake) for an ``(n, n_members)`` matrix (a 1-D vector is
-        taken as one sample)."""
+        taken as one sample). ``out`` (same shape, bool: member out of domain for that
+        face, see :meth:`out_matrix`) applies the ``ood_combine`` rule; a face with every
+        member out keeps the ensemble's score (its verdict is "uncertain" all the same)."""
         P = np.asarray(P_members, dtype=np.float64)
         if P.ndim == 1:
             P = P[None, :]
-        return self.calibrator.transform(self.ensemble.predict(P))
+        p = self.calibrator.transform(self.ensemble.predict(P))
+        if out is None or self.ood_combine == "ensemble":
+            return p
+        out = np.asarray(out, dtype=bool).reshape(P.shape)
+        cal = np.stack(list(self.member_probabilities(P).values()), axis=1)
+        n_in = (~out).sum(axis=1)
+        mean_in = np.where(out, 0.0, cal).sum(axis=1) / np.maximum(n_in, 1)
+        return np.where(n_in > 0, mean_in, p)
+
+    def ood_scores(self, features: Mapping[str, np.ndarray]) -> dict[str, dict]:
+        """Each member with an OOD scorer: ``{"distance": (n,), "threshold": float, "out":
+        (n,) bool}`` for its features ``(n, d)`` (``features``: member name -> features)."""
+        out = {}
+        for name, scorer in self.ood.items():
+            d = scorer.score(features[name])
+            out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_}
+        return out
+
+    def out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray:
+        """``(n, n_members)`` bool from :meth:`ood_scores`; a member without a scorer is in domain."""
+        cols = [np.asarray(ood[m]["out"], bool).reshape(n) if m in ood else np.zeros(n, bool)
+                for m in self.member_names]
+        return np.stack(cols, axis=1)
+
+    def uncertain_reason(self, members_out) -> str | None:
+        """Why a face with the members ``members_out`` out of domain is "uncertain": while
+        any member is in domain (and always for a bundle without OOD scorers), None."""
+        gone = set(members_out)
+        if not self.ood or not all(m in gone for m in self.member_names):
+            return None
+        return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
 
     def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
         """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""
@@ -124,14 +171,21 @@ class EnsembleBundle:
             out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
         return out
 
-    def verdict(self, p):
+    def verdict(self, p, members_out=None):
         """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
-        ``"real"``. A scalar gives a string, an array a list of strings."""
+        ``"real"``. A scalar gives a string, an array a list of strings. ``members_out``
+        (with one score: the names of the members out of domain for it) makes the verdict
+        ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
         arr = np.asarray(p, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError("cannot give a verdict for a NaN/inf score")
         lo, hi = self.uncertain_band
         v = np.where((arr >= lo) & (arr <= hi), "uncertain", np.where(arr >= self.threshold, "fake", "real"))
+        if members_out is not None:
+            if v.ndim:
+                raise ValueError("members_out goes with one score, not with an array of them")
+            if self.uncertain_reason(members_out):
+                return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
     def to_dict(self) -> dict:
@@ -147,12 +201,14 @@ class EnsembleBundle:
             "threshold": self.threshold,
             "uncertain_band": list(self.uncertain_band),
             "extra": self.extra,
+            "ood": {k: sc.to_dict() for k, sc in self.ood.items()},
+            "ood_combine": self.ood_combine,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> EnsembleBundle:
         try:
-            if d.get("format_version") != BUNDLE_FORMAT_VERSION:
+            if d.get("format_version") not in READABLE_FORMAT_VERSIONS:
                 raise DfdError(f"unsupported bundle format_version {d.get('format_version')!r}")
             return cls(
                 members=[MemberEntry(m["name"], m["file"], m["sha256"], m["input_size"]) for m in d["members"]],
@@ -165,6 +221,8 @@ class EnsembleBundle:
                 ensemble_name=str(d.get("ensemble_name", "")),
                 created=str(d.get("created", "")),
                 extra=dict(d.get("extra") or {}),
+                ood={k: OodScorer.from_dict(o) for k, o in (d.get("ood") or {}).items()},
+                ood_combine=str(d.get("ood_combine", "ensemble")),
             )
         except DfdError:
             raise

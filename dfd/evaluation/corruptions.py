@@ -3,12 +3,14 @@ scores the members and the ensemble under each of them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import numpy as np
 import pandas as pd
 
 from dfd.metrics import roc_auc
-from dfd.evaluation.study import score_images
+from dfd.evaluation.scoring import score_images
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -39,27 +41,68 @@ CORRUPTIONS: dict[str, list] = {
 }
 
 
+# corruption -> (lowest, highest) level of the random copies the robust fit adds to the
+# validation rows: each range covers the sweep's levels above, and milder ones
+CORRUPTION_RANGES: dict[str, tuple[float, float]] = {
+    "jpeg_quality": (25, 95),
+    "gaussian_blur_sigma": (0.5, 2.5),
+    "downscale": (0.2, 0.9),
+    "gaussian_noise_sigma": (2.0, 12.0),
+}
+
+
+def corrupt_one(img: np.ndarray, kind: str, level, rng: np.random.Generator) -> np.ndarray:
+    """``img`` degraded by one corruption ``kind`` of :data:`CORRUPTIONS` at ``level``."""
+    if kind == "jpeg_quality":
+        return _jpeg(img, level)
+    if kind == "gaussian_blur_sigma":
+        return _blur(img, level)
+    if kind == "downscale":
+        return _downscale(img, level)
+    if kind == "gaussian_noise_sigma":
+        return _noise(img, level, rng)
+    raise ValueError(f"unknown corruption {kind!r}; known: {sorted(CORRUPTIONS)}")
+
+
 def corrupt(images: np.ndarray, kind: str, level, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    fn = {
-        "jpeg_quality": lambda im: _jpeg(im, level),
-        "gaussian_blur_sigma": lambda im: _blur(im, level),
-        "downscale": lambda im: _downscale(im, level),
-        "gaussian_noise_sigma": lambda im: _noise(im, level, rng),
-    }[kind]
-    return np.stack([fn(im) for im in images])
+    return np.stack([corrupt_one(im, kind, level, rng) for im in images])
+
+
+def corrupted_copies(images: np.ndarray, n_copies: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+    """``n_copies`` degraded copies of every image, each one corruption kind drawn at random
+    at a random level of :data:`CORRUPTION_RANGES` (the same ``seed``, the same copies).
+
+    Returns the copies (copy ``c`` of image ``i`` at row ``c * len(images) + i``) and one row
+    per copy: ``source`` (the position of its original in ``images``), ``kind``, ``level``."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (N, H, W, 3) uint8 array, got {images.dtype} {images.shape}")
+    if int(n_copies) < 1:
+        raise ValueError(f"n_copies must be at least 1, got {n_copies!r}")
+    rng = np.random.default_rng(seed)
+    kinds, rows, out = list(CORRUPTION_RANGES), [], []
+    for _copy in range(int(n_copies)):
+        for i, img in enumerate(images):
+            kind = kinds[rng.integers(len(kinds))]
+            lo, hi = CORRUPTION_RANGES[kind]
+            level = int(rng.integers(lo, hi + 1)) if kind == "jpeg_quality" else float(rng.uniform(lo, hi))
+            out.append(corrupt_one(img, kind, level, rng))
+            rows.append({"source": i, "kind": kind, "level": level})
+    return np.stack(out), pd.DataFrame(rows)
 
 
 def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
-    """AUC of every member (and of ``combine(P) -> p``, the ensemble) under each corruption."""
+    """AUC of every member, and of the ensemble ``combine(P) -> p`` (or of each of a mapping
+    ``name -> combine``), under each corruption."""
+    combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
     rows = []
     settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
     for kind, level in settings:
         x = images if kind == "none" else corrupt(images, kind, level, seed)
         P = score_images(models, x)
         scores = {name: P[:, j] for j, name in enumerate(models)}
-        if combine is not None:
-            scores["ensemble"] = combine(P)
+        scores.update({name: fn(P) for name, fn in combiners.items()})
         for name, p in scores.items():
             rows.append({"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)})
     return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 from dfd.metrics import check_scores, equal_error_rate
 
@@ -19,6 +20,7 @@ class OperatingPoint:
     accuracy_outside: float | None  # validation accuracy on decided (out-of-band) samples
     coverage: float | None  # share of validation samples outside the band
     fallback: str | None = None  # why the fixed band was used, if it was
+    band_rule: str = "max_coverage"  # "max_coverage" (edges chosen apart) or "fixed" (t ± 0.15)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -41,11 +43,14 @@ def choose_operating_point(
     uses the validation EER threshold instead (equal miss and false-alarm rates; better when
     the deployment class balance is unknown or far from validation's). A float is used as is.
 
-    Band: the narrowest symmetric band ``[t - h, t + h]`` such that validation accuracy on
-    the scores *outside* it is at least ``target_accuracy``, while at least
-    ``min_coverage`` of the samples stay outside. If there are fewer than ``min_samples``
-    validation samples (or the target cannot be met) the fixed band ``t ± 0.15`` is used,
-    i.e. ``[0.35, 0.65]`` at the default threshold, and ``fallback`` says why.
+    Band: the lower edge ``lo <= t`` and the upper edge ``hi >= t``, chosen independently,
+    that decide the largest share of validation samples (``p < lo`` real, ``p > hi`` fake)
+    at a validation accuracy of at least ``target_accuracy`` on those decided, while at
+    least ``min_coverage`` of the samples are decided. Scores that are reliable when they
+    say "real" but not when they say "fake" get a band that reaches further up. If there
+    are fewer than ``min_samples`` validation samples (or the target cannot be met) the
+    fixed band ``t ± 0.15`` is used, i.e. ``[0.35, 0.65]`` at the default threshold, and
+    ``fallback`` says why.
 
     What "uncertain" means to a user: the detector's score is too close to the decision
     line to trust either answer. On validation data, verdicts outside the band were right
@@ -66,31 +71,65 @@ def choose_operating_point(
 
     def fixed(reason: str) -> OperatingPoint:
         lo, hi = max(0.0, t - 0.15), min(1.0, t + 0.15)
-        out = (p < lo) | (p > hi)
-        acc = float(np.mean((p[out] >= t) == y[out])) if out.any() else None
-        return OperatingPoint(t, (lo, hi), rule, float(target_accuracy), acc, float(out.mean()), reason)
+        coverage, acc = decided_accuracy(y, p, t, (lo, hi))
+        return OperatingPoint(t, (lo, hi), rule, float(target_accuracy), acc, coverage, reason, "fixed")
 
     n = y.shape[0]
     if n < min_samples or np.bincount(y, minlength=2).min() < 5:
         return fixed(f"only {n} validation samples (need {min_samples}, at least 5 per class)")
-
-    # Candidate half-widths are 0 and every distance |p - t|; outside(h) = {d > h}.
-    d = np.abs(p - t)
-    correct = ((p >= t) == y).astype(np.float64)
-    order = np.argsort(d, kind="stable")
-    d_sorted, correct_sorted = d[order], correct[order]
-    h = np.unique(np.concatenate([[0.0], d_sorted]))
-    first_out = np.searchsorted(d_sorted, h, side="right")  # rows from here on are outside
-    n_out = n - first_out
-    suffix_correct = np.concatenate([np.cumsum(correct_sorted[::-1])[::-1], [0.0]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        acc = suffix_correct[first_out] / n_out
-    ok = (n_out >= max(1, math.ceil(min_coverage * n))) & (acc >= target_accuracy)
-    if not ok.any():
+    lo_edges, gain_lo = _side(p[p < t], y[p < t] == 0, target_accuracy, t, lower=True)
+    hi_edges, gain_hi = _side(p[p > t], y[p > t] == 1, target_accuracy, t, lower=False)
+    # decided(k, j) = k lowest + j highest; its accuracy reaches the target iff
+    # gain_lo[k] + gain_hi[j] >= 0. For every k, the largest such j: the last j whose
+    # running maximum of gain_hi from the right still reaches -gain_lo[k].
+    best_from_right = np.maximum.accumulate(gain_hi[::-1])[::-1]  # non-increasing in j
+    tol = 1e-9 * n  # the gains are sums of ±target terms: let exact equality count
+    j_best = np.searchsorted(-best_from_right, gain_lo + tol, side="right") - 1
+    feasible = j_best >= 0
+    decided = np.where(feasible, np.arange(len(gain_lo)) + j_best, -1)
+    need = max(1, math.ceil(min_coverage * n))
+    if decided.max() < need:
         return fixed(f"target accuracy {target_accuracy:g} not reachable with ≥{min_coverage:.0%} coverage")
-    k = int(np.argmax(ok))  # smallest qualifying half-width
-    lo, hi = max(0.0, t - h[k]), min(1.0, t + h[k])
-    return OperatingPoint(t, (float(lo), float(hi)), rule, float(target_accuracy),
-                          float(acc[k]), float(n_out[k] / n))
+    k = int(np.argmax(decided))  # the most decided; ties: the fewest of them decided as real
+    lo, hi = float(lo_edges[k]), float(hi_edges[j_best[k]])
+    coverage, acc = decided_accuracy(y, p, t, (lo, hi))
+    return OperatingPoint(t, (lo, hi), rule, float(target_accuracy), acc, coverage)
 
 
+def _side(scores: np.ndarray, correct: np.ndarray, target: float, threshold: float, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Edges and gains of one side of the threshold: deciding the ``k`` scores farthest from
+    it (the lowest when ``lower``) with edge ``edges[k]`` (``lo`` or ``hi``; the band keeps
+    the edge itself undecided) adds ``gains[k] = correct - target * k`` to the accuracy
+    budget. ``k`` that would cut between equal scores get a gain of ``-inf``."""
+    order = np.argsort(scores if lower else -scores, kind="stable")
+    s, c = scores[order], correct[order].astype(np.float64)
+    gains = np.concatenate([[0.0], np.cumsum(c) - target * np.arange(1, len(s) + 1)])
+    # edge k: the (k+1)-th score itself, so exactly k scores lie beyond it; all of them: the threshold
+    edges = np.concatenate([s, [threshold]])
+    cuts_a_tie = np.concatenate([[False], s[1:] == s[:-1], [False]])
+    gains[cuts_a_tie] = -np.inf
+    return edges, gains
+
+
+def decided_accuracy(y, p, threshold: float, band: tuple[float, float]) -> tuple[float, float | None]:
+    """Share of samples outside ``band`` (decided) and the accuracy of their verdicts at
+    ``threshold`` (None when nothing is decided)."""
+    y, p = check_scores(y, p)
+    out = (p < band[0]) | (p > band[1])
+    acc = float(np.mean((p[out] >= threshold) == y[out])) if out.any() else None
+    return float(out.mean()), acc
+
+
+def risk_coverage(y_valid, p_valid, y_test, p_test, threshold: float = 0.5, targets=None) -> pd.DataFrame:
+    """The risk–coverage curve: for each target accuracy, the band chosen on validation and
+    what it gives on validation and on test. One row per (target, split): ``target``,
+    ``split``, ``coverage`` (share decided), ``accuracy`` (of the decided), ``fallback``."""
+    targets = np.round(np.arange(0.5, 1.0001, 0.01), 4) if targets is None else np.asarray(targets, np.float64)
+    rows = []
+    for target in targets:
+        op = choose_operating_point(y_valid, p_valid, target_accuracy=float(target), threshold=threshold)
+        for split, (y, p) in (("valid", (y_valid, p_valid)), ("test", (y_test, p_test))):
+            coverage, acc = decided_accuracy(y, p, op.threshold, op.band)
+            rows.append({"target": float(target), "split": split, "coverage": coverage, "accuracy": acc,
+                         "band_low": op.band[0], "band_high": op.band[1], "fallback": op.fallback is not None})
+    return pd.DataFrame(rows)

@@ -95,6 +95,30 @@ def plot_reliability(
     return _finish(fig, path)
 
 
+def plot_risk_coverage(curve: pd.DataFrame, target: float | None = None, ax: Axes | None = None,
+                       path: PathLike | None = None) -> Figure:
+    """Accuracy of the decided samples against the share decided, one line per split, from
+    :func:`dfd.evaluation.operating_point.risk_coverage` (each point: the band chosen on
+    validation for one target accuracy); ``target`` marks the chosen point on every line."""
+    missing = {"split", "target", "coverage", "accuracy"} - set(curve.columns)
+    if missing:
+        raise ValueError(f"risk-coverage curve lacks column(s) {sorted(missing)}")
+    fig, ax = _axes(ax)
+    for k, (split, part) in enumerate(curve.dropna(subset=["accuracy"]).groupby("split", sort=False)):
+        part = part.sort_values("target")
+        ax.plot(part["coverage"], part["accuracy"], marker=".", color=f"C{k}", label=split)
+        if target is not None:
+            at = part.iloc[int(np.argmin(np.abs(part["target"].to_numpy() - target)))]
+            ax.plot(at["coverage"], at["accuracy"], marker="*", ms=14, color=f"C{k}", ls="none",
+                    label=f"{split} at target {target:.0%}: {at['coverage']:.0%} decided, accuracy {at['accuracy']:.3f}")
+    if target is not None:
+        ax.axhline(target, color="0.5", ls="--", lw=1)
+    ax.set(xlim=(0, 1.02), xlabel="Share of faces decided (outside the uncertain band)",
+           ylabel="Accuracy of the decided faces", title="Risk-coverage (bands chosen on validation)")
+    ax.legend(loc="lower left", fontsize="small")
+    return _finish(fig, path)
+
+
 def plot_score_histograms(
     y_true,
     p_fake,

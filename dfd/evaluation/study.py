@@ -5,20 +5,23 @@ test split (:func:`cross_dataset_matrix`)."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from dfd.data.prepare import load_manifest
 from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
+from dfd.evaluation.corruptions import corrupted_copies
 from dfd.evaluation.ensembles import choose_best, fit_ensembles
 from dfd.evaluation.leakage import assert_no_leakage
+from dfd.evaluation.ood import fit_member_ood
 from dfd.metrics import compute_metrics, ece_if_calibrated, roc_auc
 from dfd.evaluation.operating_point import choose_operating_point
+from dfd.evaluation.scoring import IMAGE_MODELS, load_members, score_images
 from dfd.paths import data_dir, models_dir
 from dfd.training.input_pipeline import load_images
 
-IMAGE_MODELS = ("cnn", "cnn_lstm", "resnext")
+# corrupted copies of each validation crop the ensembles are fit on beside the clean one
+ROBUST_COPIES = 0
 
 
 def member_predictions(dataset: str, members=IMAGE_MODELS) -> pd.DataFrame:
@@ -40,35 +43,49 @@ def available_members(dataset: str, members=IMAGE_MODELS) -> list[str]:
     return [m for m in members if (folder / f"{m}.h5").exists() and (folder / f"{m}.predictions.csv").exists()]
 
 
-def load_members(dataset: str, members=IMAGE_MODELS) -> dict[str, tuple[object, int]]:
-    """name -> (keras model, input size) for the trained members of ``dataset``."""
-    from dfd.models import load_model
-
-    out = {}
-    for name in members:
-        path = models_dir(dataset) / f"{name}.h5"
-        if path.exists():
-            model, card = load_model(path)
-            out[name] = (model, int(card.get("input_size") or model.input_shape[1]))
-    return out
+def split_crops(dataset: str, split: str, size: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The prepared crops of one split (``"train"``, ``"valid"``, ``"test"``) of ``dataset``
+    at ``size`` px, their labels and manifest rows."""
+    manifest = load_manifest(data_dir(dataset) / "manifest.csv")
+    rows = manifest[manifest.split == split].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"{dataset} has no {split!r} rows in its manifest")
+    return load_images(rows.path.tolist(), size), rows.label.to_numpy(np.int64), rows
 
 
-def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """(N, n_models) raw member probabilities for uint8 crops of any size."""
-    cols = []
-    for _name, (model, size) in models.items():
-        x = images if images.shape[1] == size else np.stack(
-            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
-        preds = [model.predict_on_batch(x[i : i + batch_size].astype(np.float32)) for i in range(0, len(x), batch_size)]
-        cols.append(np.concatenate(preds).reshape(-1))
-    return np.stack(cols, axis=1)
+def crops_in_order(dataset: str, split: str, paths, size: int) -> np.ndarray:
+    """The prepared crops of ``split`` at ``size`` px in the order of ``paths`` (the crop
+    paths of a predictions table)."""
+    images, _labels, rows = split_crops(dataset, split, size)
+    position = pd.Series(np.arange(len(rows)), index=rows.path.to_numpy())
+    order = position.reindex(np.asarray(paths))
+    if order.isna().any():
+        raise ValueError(f"{int(order.isna().sum())} {split} crop(s) of the predictions are not in {dataset}'s "
+                         f"manifest, e.g. {order.index[order.isna()][0]}: re-run the member notebooks")
+    return images[order.to_numpy(np.int64)]
+
+
+def corrupted_member_scores(models: dict, images: np.ndarray, n_copies: int, seed: int = 0):
+    """Member scores of ``n_copies`` seeded corrupted copies of ``images`` (see
+    :func:`corrupted_copies`): an ``(n_copies * N, n_models)`` matrix and, per row, the
+    position of its original in ``images``."""
+    copies, info = corrupted_copies(images, n_copies, seed=seed)
+    return score_images(models, copies), info["source"].to_numpy(np.int64)
+
+
+def with_copies(P, y, row_ids, P_copies, source):
+    """The fit rows ``(P, y, row_ids)`` followed by the copies' rows: each copy takes the
+    label and the row id of its original (``source``: positions in ``P``), so the leakage
+    check still covers what was fit on it."""
+    source = np.asarray(source, dtype=np.int64)
+    if len(P_copies) != len(source):
+        raise ValueError(f"{len(P_copies)} copies but {len(source)} source positions")
+    return np.vstack([P, P_copies]), np.concatenate([y, y[source]]), np.concatenate([row_ids, row_ids[source]])
 
 
 def test_split(dataset: str, size: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """The prepared test crops of ``dataset`` at ``size`` px, their labels and rows."""
-    manifest = load_manifest(data_dir(dataset) / "manifest.csv")
-    test = manifest[manifest.split == "test"].reset_index(drop=True)
-    return load_images(test.path.tolist(), size), test.label.to_numpy(np.int64), test
+    return split_crops(dataset, "test", size)
 
 
 def prepared_datasets() -> list[str]:
@@ -105,10 +122,15 @@ def cross_dataset_matrix(seed: int = 0) -> pd.DataFrame:
 class EnsembleStudy:
     """Fits every ensemble and calibrator on validation predictions only, scores everything
     on test, picks the ensemble with the lowest validation log loss and saves it as the
-    bundle the CLI and the app load (``models/<dataset>/bundle.json``)."""
+    bundle the CLI and the app load (``models/<dataset>/bundle.json``).
+
+    With ``robust_copies`` > 0 the ensembles and calibrators are fit on the clean validation
+    rows and that many corrupted copies of each (:func:`corrupted_member_scores`), so a
+    combination that trusts a member which breaks under JPEG, blur, resizing or noise costs
+    validation log loss; the uncertain band is still chosen on the clean validation rows."""
 
     def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
-                 n_boot: int = 1000, seed: int = 0):
+                 n_boot: int = 1000, seed: int = 0, robust_copies: int = ROBUST_COPIES):
         self.dataset = dataset
         self.members = [m for m in members if m in available_members(dataset, members)]
         if not self.members:
@@ -121,10 +143,17 @@ class EnsembleStudy:
         P = table[self.members].to_numpy(np.float64)
         y = table.label.to_numpy(np.int64)
         self.y_valid, self.y_test = y[valid_idx], y[test_idx]
-        self.fitted = fit_ensembles(P[valid_idx], y[valid_idx], valid_idx, self.members)
+        P_fit, y_fit, fit_idx = P[valid_idx], y[valid_idx], valid_idx
+        self.robust_copies = int(robust_copies)
+        if self.robust_copies:
+            models = load_members(dataset, self.members)
+            crops = crops_in_order(dataset, "valid", table.path[valid_idx], max(s for _m, s in models.values()))
+            P_fit, y_fit, fit_idx = with_copies(P_fit, y_fit, fit_idx,
+                                                *corrupted_member_scores(models, crops, self.robust_copies, seed))
+        self.fitted = fit_ensembles(P_fit, y_fit, fit_idx, self.members)
         # the guarantee the report relies on: nothing was fit on a test row
         assert_no_leakage(test_idx, self.fitted)
-        self.best, self.valid_losses = choose_best(self.fitted, P[valid_idx], y[valid_idx])
+        self.best, self.valid_losses = choose_best(self.fitted, P_fit, y_fit)
         self.raw_test = {m: P[test_idx, j] for j, m in enumerate(self.members)}
         self.calibrated_test = {name: cal.transform(ens.predict(P[test_idx])) for name, (ens, cal) in self.fitted.items()}
         self.uncalibrated_test = {name: ens.predict(P[test_idx]) for name, (ens, _cal) in self.fitted.items()}
@@ -164,6 +193,7 @@ class EnsembleStudy:
         bundle = EnsembleBundle(
             members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
+            ood=fit_member_ood(self.dataset, self.members),  # each member's out-of-domain scorer
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},

@@ -1,8 +1,9 @@
 """Figures of an external evaluation, one set per kind: ROC per source, score histograms by
-label and source, the reliability diagram of the pooled scores."""
+label and source, the reliability diagram of the pooled scores and of each source."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,10 @@ def _save(fig: Figure, path) -> None:
 
 def write_figures(table: pd.DataFrame, folder, threshold: float | None = None,
                   band: tuple[float, float] | None = None) -> list[Path]:
-    """``roc_<kind>.png``, ``hist_<kind>.png`` and ``reliability_<kind>.png`` for every
-    kind with scores; returns the files written."""
+    """``roc_<kind>.png``, ``hist_<kind>.png``, ``reliability_<kind>.png`` (pooled) and
+    ``reliability_<kind>_<source>.png`` (each source's scored files with those of the other
+    class of its kind, the files its ECE is computed on) for every kind with scores; returns
+    the files written."""
     folder = Path(folder)
     written = []
     for kind in sorted(set(table["kind"])):
@@ -75,9 +78,14 @@ def write_figures(table: pd.DataFrame, folder, threshold: float | None = None,
             written.append(folder / f"roc_{kind}.png")
         plot_source_histograms(table, kind, threshold, band, path=folder / f"hist_{kind}.png")
         written.append(folder / f"hist_{kind}.png")
-        pooled = comparison_set(table, kind, None)
-        fig = plot_reliability(pooled["label"].to_numpy(), pooled["p_fake"].to_numpy(), labels=("bundle", ""))
-        fig.axes[0].set_title(f"Reliability, {kind}s (pooled)")
-        _save(fig, folder / f"reliability_{kind}.png")
-        written.append(folder / f"reliability_{kind}.png")
+        sources = sorted(set(table.loc[table["kind"] == kind, "source"]))
+        for source, name in [(None, f"reliability_{kind}.png")] + [
+                (s, f"reliability_{kind}_{re.sub(r'[^A-Za-z0-9_-]+', '_', str(s))}.png") for s in sources]:
+            scored = comparison_set(table, kind, source)
+            if scored.empty:
+                continue
+            fig = plot_reliability(scored["label"].to_numpy(), scored["p_fake"].to_numpy(), labels=("bundle", ""))
+            fig.axes[0].set_title(f"Reliability, {kind}s ({'pooled' if source is None else source + ', as scored'})")
+            _save(fig, folder / name)
+            written.append(folder / name)
     return written

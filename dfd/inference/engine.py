@@ -7,14 +7,17 @@
 Pipeline per file: checks (regular file, size, kind by content and extension, pixel count
 from the header) → decode → face detection (MTCNN on a down-scaled copy) → crops made
 exactly as the members were trained (model card ``face_stage``) → one batched call of
-each member's compiled predict function → ensemble + calibration from the bundle → verdict
-(:meth:`Detector.verdict`, the bundle's rule).
+each member's compiled predict function (P(fake) and the features its classifier reads) →
+each member's out-of-domain check (the bundle's OOD scorers, when it has them) → ensemble +
+calibration from the bundle → verdict (:meth:`Detector.verdict`, the bundle's rule:
+"uncertain" when every member is out of domain for the deciding face).
 
 Images: every face is scored and the most suspicious face decides, except a face much
 smaller than the main one (:mod:`dfd.inference.deciding`). Videos
 (:mod:`dfd.inference.video`): evenly sampled frames; faces are followed over time (one
-track per person); a track's score is the mean of its top-k frame scores and the most
-suspicious track that is seen often enough and large enough decides.
+track per person); only tracks seen often enough and large enough may decide, and the
+video's score is each frame's most suspicious of their faces, averaged over the frames
+(``deciding.VIDEO_RULE``, the measured best).
 
 Hostile files: every failure becomes verdict ``"error"`` with a sentence for people; size
 and pixel limits are checked before anything is decoded, a per-file time budget between
@@ -130,12 +133,23 @@ class Detector:
         d["limits"] = asdict(self.limits)
         return d
 
-    def verdict(self, p) -> str:
-        """The verdict for a calibrated P(fake): the bundle's rule
-        (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is ``"no_face"``."""
+    def verdict(self, p, members_out=None) -> str:
+        """The verdict for a calibrated P(fake) with the members out of domain for it: the
+        bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is
+        ``"no_face"``."""
         if p is None:
             return "no_face"
-        return self.bundle.verdict(p)
+        return self.bundle.verdict(p, members_out)
+
+    def decide(self, res: AnalysisResult, p: float, members_out: list[str]) -> None:
+        """Set ``res``'s score, verdict, per-file OOD summary and ``uncertain_reason`` from the
+        deciding face (image) or track (video) and the members out of domain for it."""
+        res.p_fake = p
+        res.verdict = self.verdict(p, members_out)
+        if self.bundle.ood:
+            res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
+                       "all_out": self.bundle.uncertain_reason(members_out) is not None}
+            res.uncertain_reason = self.bundle.uncertain_reason(members_out)
 
     def warmup(self) -> None:
         """Trace the detector and model graphs now (the first analysis is otherwise ~1-2 s slower)."""
@@ -223,8 +237,10 @@ class Detector:
         cands = [_Candidate(Face((0.0, 0.0, float(c.shape[1]), float(c.shape[0])), 1.0, np.zeros((5, 2))),
                             {key: c for key in self._stage_keys}) for c in arr]
         with self._lock:
-            P, _ = self._predict_members(cands, _Clock(self.limits, None, None))
-        return np.asarray(self.bundle.predict(P), dtype=np.float64).reshape(-1), self.bundle.member_probabilities(P)
+            P, _, features = self._predict_members(cands, _Clock(self.limits, None, None))
+        out = self.bundle.out_matrix(self.bundle.ood_scores(features), len(P))
+        p = self.bundle.predict(P, out)
+        return np.asarray(p, dtype=np.float64).reshape(-1), self.bundle.member_probabilities(P)
 
     def analyze_many(self, paths, **kw) -> Iterator[AnalysisResult]:
         """Analyse files and folders (walked recursively, images and videos, sorted)."""
@@ -272,9 +288,8 @@ class Detector:
         best = max(may, key=lambda i: faces[i].p_fake)  # the first on a tie
         res.faces = faces
         res.decided_by = best
-        res.p_fake = faces[best].p_fake
         res.member_scores = dict(faces[best].member_scores)
-        res.verdict = self.verdict(faces[best].p_fake)
+        self.decide(res, faces[best].p_fake, faces[best].members_out)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -310,27 +325,32 @@ class Detector:
                 out.append(_Candidate(face, crops, frame_index))
         return out
 
-    def _predict_members(self, candidates: list[_Candidate], clock: _Clock) -> tuple[np.ndarray, dict]:
-        """Raw member probabilities ``(n, n_members)`` and the model inputs per member."""
+    def _predict_members(self, candidates: list[_Candidate], clock: _Clock) -> tuple[np.ndarray, dict, dict]:
+        """Raw member probabilities ``(n, n_members)``, the model inputs per member and the
+        features per member ``(n, d)``."""
         n = len(candidates)
         P = np.zeros((n, len(self.members)), dtype=np.float64)
-        inputs = {}
+        inputs, features = {}, {}
         for j, m in enumerate(self.members):
             x = np.stack([_resize(c.crops[m.stage_key], m.input_size) for c in candidates]).astype(np.float32)
             inputs[m.name] = x
-            preds = []
+            preds, feats = [], []
             for s in range(0, n, PREDICT_CHUNK):
-                preds.append(m.predict(x[s : s + PREDICT_CHUNK]))
+                p, f = m.predict_with_features(x[s : s + PREDICT_CHUNK])
+                preds.append(p)
+                feats.append(f)
                 clock.check()
             P[:, j] = np.concatenate(preds)
+            features[m.name] = np.concatenate(feats)
         if not np.all(np.isfinite(P)):
             raise DfdError("a model returned NaN/inf scores for this file")
-        return np.clip(P, 0.0, 1.0), inputs
+        return np.clip(P, 0.0, 1.0), inputs, features
 
     def _score(self, candidates: list[_Candidate], explain: bool, clock: _Clock) -> list[FaceResult]:
         t = time.perf_counter()
-        P, inputs = self._predict_members(candidates, clock)
-        p_ens = np.asarray(self.bundle.predict(P), dtype=np.float64).reshape(-1)
+        P, inputs, features = self._predict_members(candidates, clock)
+        ood = self.bundle.ood_scores(features)
+        p_ens = np.asarray(self.bundle.predict(P, self.bundle.out_matrix(ood, len(P))), dtype=np.float64).reshape(-1)
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)
@@ -360,6 +380,8 @@ class Detector:
                 heatmaps={name: h[i] for name, h in heatmaps.items()},
                 frame_index=c.frame_index,
                 track_id=c.track_id,
+                ood={name: {"distance": float(o["distance"][i]), "threshold": float(o["threshold"]),
+                            "out": bool(o["out"][i])} for name, o in ood.items()},
             ))
         return out
 

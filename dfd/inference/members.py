@@ -38,14 +38,19 @@ class _Member:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The model's raw P(fake) of a float32 batch ``(n, h, w, 3)``, as ``(n,)``."""
+        return self.predict_with_features(x)[0]
+
+    def predict_with_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw P(fake) ``(n,)`` and the features the out-of-domain scorer reads ``(n, d)``
+        (:func:`dfd.models.features.feature_model`), from one call of one compiled function."""
         if self._predict is None:
             self._predict = compiled_predict(self.model, self.input_size)
         return self._predict(x)
 
 
-def compiled_predict(model, input_size: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
-    """``model``'s predict step as one graph for every batch size: ``(n, h, w, 3)`` float32
-    in, ``(n,)`` out.
+def compiled_predict(model, input_size: tuple[int, int]) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``model``'s predict step with its features as one graph for every batch size:
+    ``(n, h, w, 3)`` float32 in, P(fake) ``(n,)`` and features ``(n, d)`` out.
 
     ``predict_on_batch`` traces a graph per new batch shape before it relaxes the shape, and
     TensorFlow logs "triggered tf.function retracing" once a few members (all the same Keras
@@ -55,12 +60,16 @@ def compiled_predict(model, input_size: tuple[int, int]) -> Callable[[np.ndarray
     fixed sizes would not be: a row's last bits depend on the batch it is computed in."""
     import tensorflow as tf
 
+    from dfd.models.features import feature_model
+
+    both = feature_model(model)
     spec = tf.TensorSpec((None, int(input_size[0]), int(input_size[1]), 3), tf.float32)
-    graph = tf.function(lambda x: model(x, training=False), input_signature=[spec],
+    graph = tf.function(lambda x: both(x, training=False), input_signature=[spec],
                         reduce_retracing=True).get_concrete_function()
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(graph(tf.convert_to_tensor(x, tf.float32))).reshape(-1)
+    def predict(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, features = graph(tf.convert_to_tensor(x, tf.float32))
+        return np.asarray(p).reshape(-1), np.asarray(features)
 
     return predict
 

@@ -7,7 +7,8 @@ dataset = "dfd-default"
 data_root = ""
 seed = 0
 smoke = 0                # 1: no bootstrap, light sweep (nbval / CI); env DFD_SMOKE 1 also turns it on
-target_accuracy = 0.95   # accuracy required outside the "uncertain" band (on validation)
+target_accuracy = 0.95   # accuracy required of the decided faces (outside the "uncertain" band, on validation)
+robust_copies = 0        # > 0: fit the ensembles on that many corrupted copies of each validation crop too
 n_boot = 1000            # bootstrap resamples for the 95% intervals
 '''
 
@@ -34,17 +35,20 @@ from IPython.display import Markdown, display
 from dfd.data.sources import is_smoke
 from dfd.evaluation.corruptions import CORRUPTIONS, robustness_sweep
 from dfd.metrics import summarize_table
+from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
-                                  plot_robustness, plot_roc_curves, plot_score_histograms)
+                                  plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
 from dfd.evaluation.report import save_figure, update_metrics, write_results_md
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
 
 smoke = is_smoke(smoke)
-study = EnsembleStudy(dataset, target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed)
+study = EnsembleStudy(dataset, target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed,
+                      robust_copies=min(int(robust_copies), 1) if smoke else int(robust_copies))
 print(f"members: {study.members}; validation rows {len(study.valid_idx)}, test rows {len(study.test_idx)}")
 print("fit rows are validation rows only:",
-      all(set(e.fitted_indices_) <= set(study.valid_idx) for e, _ in study.fitted.values()))
+      all(set(e.fitted_indices_) <= set(study.valid_idx) for e, _ in study.fitted.values()),
+      f"({study.robust_copies} corrupted copies of each beside the clean crop)")
 ''',
     '''#md
 ## Every model and ensemble on the test split
@@ -92,9 +96,11 @@ save_figure(plot_confusion_matrix(y, study.calibrated_test[study.best], threshol
 ## Decision threshold and the uncertain band
 
 A face is called **fake** when its calibrated probability is above the threshold and **real** when below —
-except inside the *uncertain band*, the narrowest interval around the threshold outside of which validation
-accuracy reaches the target. Inside it the app says "uncertain" instead of guessing: the evidence is too weak
-either way, and a person should look closer.
+except inside the *uncertain band*. Its two edges are chosen apart on validation so that the **largest share of
+faces is decided at the target accuracy** (the `target_accuracy` parameter, stored in the bundle). Inside it the
+app says "uncertain" instead of guessing: the evidence is too weak either way, and a person should look closer.
+The risk–coverage curve shows the trade: each point is the band chosen on validation for one target accuracy,
+and what it gives on validation and on test (star: the chosen target).
 ''',
     '''
 bundle = study.save_bundle()
@@ -102,8 +108,13 @@ p = study.calibrated_test[study.best]
 outside = (p < op.band[0]) | (p > op.band[1])
 acc_outside = float(((p[outside] >= op.threshold) == y[outside]).mean()) if outside.any() else float("nan")
 display(Markdown(f"Threshold **{op.threshold:.2f}**, uncertain band **[{op.band[0]:.2f}, {op.band[1]:.2f}]**"
-                 f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}.  \\n"
+                 f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}; target accuracy {op.target_accuracy:.0%}: "
+                 f"{op.coverage:.0%} of validation faces decided at accuracy {op.accuracy_outside:.3f}.  \\n"
                  f"On test: {outside.mean():.0%} of faces decided, accuracy on those {acc_outside:.3f}."))
+best_ens, best_cal = study.fitted[study.best]
+p_valid = best_cal.transform(best_ens.predict(study.table[study.members].to_numpy()[study.valid_idx]))
+curve = risk_coverage(study.y_valid, p_valid, y, p, threshold=op.threshold)
+save_figure(plot_risk_coverage(curve, target=op.target_accuracy), dataset, "05_risk_coverage.png")
 print("bundle:", bundle.member_names, "→", study.best)
 ''',
     '''#md
@@ -142,6 +153,9 @@ payload = {
     "operating_point": op.to_dict(),
     "test_decided_share": float(outside.mean()),
     "test_accuracy_outside_band": acc_outside,
+    "target_accuracy": op.target_accuracy,
+    "robust_copies": study.robust_copies,
+    "risk_coverage": curve.to_dict(orient="records"),
     "cross_dataset": cross.to_dict(orient="records"),
     "robustness": sweep.to_dict(orient="records"),
 }

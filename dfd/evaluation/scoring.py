@@ -1,0 +1,35 @@
+"""The trained members of a dataset loaded once and scored on face crops of any size (what the
+study, the robust fit, the robustness sweep and the cross-dataset matrix all share)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dfd.paths import models_dir
+
+IMAGE_MODELS = ("cnn", "cnn_lstm", "resnext")
+
+
+def load_members(dataset: str, members=IMAGE_MODELS) -> dict[str, tuple[object, int]]:
+    """name -> (keras model, input size) for the trained members of ``dataset``."""
+    from dfd.models import load_model
+
+    out = {}
+    for name in members:
+        path = models_dir(dataset) / f"{name}.h5"
+        if path.exists():
+            model, card = load_model(path)
+            out[name] = (model, int(card.get("input_size") or model.input_shape[1]))
+    return out
+
+
+def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N, n_models) raw member probabilities for uint8 crops of any size."""
+    cols = []
+    for _name, (model, size) in models.items():
+        x = images if images.shape[1] == size else np.stack(
+            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+        preds = [model.predict_on_batch(x[i : i + batch_size].astype(np.float32)) for i in range(0, len(x), batch_size)]
+        cols.append(np.concatenate(preds).reshape(-1))
+    return np.stack(cols, axis=1)

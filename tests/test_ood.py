@@ -1,0 +1,257 @@
+"""Out-of-domain scores (dfd.evaluation.ood), the bundle's rule for them and the fields they
+add to the engine's results, the CLI's JSON / CSV and the app's exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from dfd.errors import DfdError
+from dfd.evaluation.bundle import OOD_REASON, EnsembleBundle
+from dfd.evaluation.ood import METHODS, OodScorer, cartoon_face, foreign_inputs
+from dfd.inference import Detector
+from dfd.io.images import load_image
+from tests.corpus import make_tiny_bundle
+
+TRAINING_PHOTOS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg",
+                   "BWPictureHuman.jpg", "multi_face.jpg", "single_face.jpg")
+# cnn and resnext: their features are pooled conv maps. The tiny cnn_lstm's are a tanh-bounded
+# LSTM state that noise stays inside, trained or not (as the real one's mostly does on
+# dfd-default, docs/experiments.md), so it would keep noise "in domain" for the whole file.
+OOD_MEMBERS = ("cnn", "resnext")
+
+
+def _gaussian(n, d, seed, shift=0.0):
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(0, 1, (d, d)) / np.sqrt(d) + np.eye(d)
+    return rng.normal(0, 1, (n, d)) @ mix + shift
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_scorer_fit_score_and_round_trip(method):
+    train, valid, test = _gaussian(400, 12, 0), _gaussian(200, 12, 1), _gaussian(200, 12, 2)
+    far = _gaussian(50, 12, 3, shift=6.0)
+    sc = OodScorer(method, quantile=0.98).fit(train, valid)
+    assert sc.threshold_ == pytest.approx(np.quantile(sc.score(valid), 0.98))
+    assert 0.01 <= sc.is_out(valid).mean() <= 0.03  # the quantile rule, by construction
+    assert sc.is_out(test).mean() < 0.1 and sc.is_out(far).all()
+    assert sc.score(far).min() > sc.score(test).max()
+    again = OodScorer.from_dict(json.loads(json.dumps(sc.to_dict(), allow_nan=False)))
+    np.testing.assert_allclose(again.score(test), sc.score(test), rtol=1e-6)
+    assert (again.method, again.quantile, again.threshold_, again.n_fit_) == (method, 0.98, sc.threshold_, 400)
+    one = sc.score(test[0])  # one face as a vector
+    assert one.shape == (1,) and one[0] == pytest.approx(sc.score(test[:1])[0])
+
+
+def test_scorer_refuses_bad_input():
+    with pytest.raises(ValueError, match="method"):
+        OodScorer("cosine")
+    with pytest.raises(ValueError, match="quantile"):
+        OodScorer(quantile=1.0)
+    with pytest.raises(ValueError, match="not fitted"):
+        OodScorer().score(np.zeros((2, 3)))
+    sc = OodScorer().fit(_gaussian(50, 4, 0))  # without validation faces: the training ones
+    assert sc.n_threshold_ == 50
+    with pytest.raises(ValueError, match="4 features"):
+        sc.score(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        sc.score(np.full((1, 4), np.nan))
+    with pytest.raises(ValueError, match="kind"):
+        OodScorer.from_dict({"method": "rms"})
+
+
+def test_constant_training_feature_counts_when_it_moves():
+    """A feature that never moved on the training faces (a dead ReLU) moving now is evidence
+    of a foreign input, not a division by zero."""
+    train = _gaussian(100, 5, 0)
+    train[:, 0] = 0.0
+    sc = OodScorer("rms").fit(train, _gaussian(50, 5, 1) * [0, 1, 1, 1, 1])
+    moved = np.zeros((1, 5))
+    moved[0, 0] = 1.0
+    assert np.isfinite(sc.score(moved)).all() and sc.is_out(moved).all()
+
+
+def _aligned_faces(photo, size=128):
+    from dfd.faces import FaceDetector, align_face
+
+    rgb = load_image(photo)
+    return [align_face(rgb, f.landmarks, size, 0.3)[0] for f in FaceDetector().detect(rgb)]
+
+
+def _jitter(faces, copies, rng):
+    """In-domain variety: flips, small shifts, brightness and mild JPEG, as training augments."""
+    out = []
+    for _ in range(copies):
+        for face in faces:
+            img = face[:, ::-1] if rng.random() < 0.5 else face
+            dx, dy = rng.integers(-4, 5, 2)
+            img = cv2.warpAffine(np.ascontiguousarray(img), np.float32([[1, 0, dx], [0, 1, dy]]), img.shape[1::-1],
+                                 borderMode=cv2.BORDER_REFLECT)
+            img = np.clip(img * rng.uniform(0.9, 1.1), 0, 255).astype(np.uint8)
+            _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
+            out.append(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED))
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def ood_bundle_dir(tmp_path_factory, feat_data):
+    faces = [f for name in TRAINING_PHOTOS for f in _aligned_faces(feat_data / name)]
+    rng = np.random.default_rng(0)
+    crops = (_jitter(faces, 8, rng), _jitter(faces, 4, rng))
+    return make_tiny_bundle(tmp_path_factory.mktemp("tiny_ood"), members=OOD_MEMBERS, ood_crops=crops)
+
+
+@pytest.fixture(scope="module")
+def ood_detector(ood_bundle_dir):
+    return Detector.from_dir(ood_bundle_dir)
+
+
+def _members_out(detector, crops) -> np.ndarray:
+    """(n, n_members) bool: each member's check on crops, through the engine's compiled functions."""
+    features = {}
+    for m in detector.members:
+        x = np.stack([cv2.resize(c, m.input_size[::-1], interpolation=cv2.INTER_AREA) for c in crops])
+        features[m.name] = m.predict_with_features(x.astype(np.float32))[1]
+    ood = detector.bundle.ood_scores(features)
+    return detector.bundle.out_matrix(ood, len(crops))
+
+
+def test_trained_tiny_bundle_flags_foreign_inputs_not_in_domain_faces(ood_detector, feat_data):
+    bundle = ood_detector.bundle
+    assert set(bundle.ood) == set(bundle.member_names)
+    face = _aligned_faces(feat_data / "single_face.jpg")[0]
+    fresh = _jitter([f for name in TRAINING_PHOTOS for f in _aligned_faces(feat_data / name)], 1,
+                    np.random.default_rng(99))  # new copies of the training kind: in domain
+    in_domain = _members_out(ood_detector, fresh)
+    # each member flags about 1 - quantile of in-domain faces by construction; none flags them all
+    assert in_domain.mean(axis=0).max() <= 0.2 and not in_domain.all(axis=1).any()
+    foreign = foreign_inputs(128, n=4)
+    _ok, buf = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 3])
+    heavy_jpeg = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)[None]
+    for name, crops in [("uniform_noise", foreign["uniform_noise"]), ("cartoon_face", foreign["cartoon_face"]),
+                        ("heavy_jpeg", heavy_jpeg)]:
+        out = _members_out(ood_detector, crops)
+        assert out.all(axis=1).all(), (name, out)
+        assert bundle.verdict(0.999, [m for m, o in zip(bundle.member_names, out[0]) if o]) == "uncertain"
+
+    # through Detector.analyze: an in-domain photo keeps its score's verdict and says why not
+    res = ood_detector.analyze(feat_data / "single_face.jpg")
+    assert res.verdict == bundle.verdict(res.p_fake) and res.uncertain_reason is None
+    assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "all_out": False}
+    face = res.faces[0]
+    assert set(face.ood) == set(bundle.member_names) and not face.members_out
+    for name, o in face.ood.items():
+        assert o["threshold"] == bundle.ood[name].threshold_ and 0 <= o["distance"] <= o["threshold"]
+
+
+def test_cartoon_face_is_drawn_deterministically():
+    a, b = cartoon_face(96, np.random.default_rng(1)), cartoon_face(96, np.random.default_rng(1))
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 5  # skin, eyes, mouth, background
+
+
+def _every_face_out(src, dst):
+    """A copy of the bundle whose OOD thresholds put every face out of domain."""
+    shutil.copytree(src, dst)
+    data = json.loads((dst / "bundle.json").read_text())
+    for o in data["ood"].values():
+        o["threshold"] = -1.0
+    (dst / "bundle.json").write_text(json.dumps(data))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def all_out_dir(ood_bundle_dir, tmp_path_factory):
+    return _every_face_out(ood_bundle_dir, tmp_path_factory.mktemp("all_out") / "models")
+
+
+def test_every_member_out_makes_the_verdict_uncertain(all_out_dir, feat_data):
+    det = Detector.from_dir(all_out_dir)
+    names = det.bundle.member_names
+    res = det.analyze(feat_data / "single_face.jpg")
+    assert res.verdict == "uncertain" and res.p_fake is not None  # the score is still shown
+    assert res.uncertain_reason == f"{OOD_REASON} (out of domain for {', '.join(names)})"
+    assert res.ood == {"checked": sorted(names), "members_out": names, "all_out": True}
+    d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert d["ood"]["members_out"] == names and d["uncertain_reason"] == res.uncertain_reason
+    assert all(o["out"] and o["threshold"] == -1.0 for o in d["faces"][0]["ood"].values())
+    video = det.analyze(feat_data / "single_face.mp4", frames=4)  # most frames of the track out
+    assert video.verdict == "uncertain" and video.ood["all_out"] and video.uncertain_reason == res.uncertain_reason
+
+
+def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
+    bundle = EnsembleBundle.load(ood_bundle_dir)
+    names = bundle.member_names
+    assert bundle.uncertain_reason(names[:-1]) is None and OOD_REASON in bundle.uncertain_reason(names)
+    p_sure = 0.999
+    assert bundle.verdict(p_sure) == "fake" and bundle.verdict(p_sure, names[:1]) == "fake"
+    assert bundle.verdict(p_sure, names) == "uncertain"
+    with pytest.raises(ValueError, match="one score"):
+        bundle.verdict([0.1, 0.9], names)
+    P = np.array([[0.9, 0.2], [0.9, 0.2]])
+    out = np.array([[False, True], [True, True]])
+    np.testing.assert_allclose(bundle.predict(P, out), bundle.predict(P))  # "ensemble": every column as is
+    bundle.ood_combine = "in_domain_mean"
+    p = bundle.predict(P, out)
+    assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])  # the one member in domain
+    assert p[1] == pytest.approx(bundle.predict(P)[1])  # none in domain: the ensemble's score
+    d = bundle.to_dict()
+    assert d["format_version"] == 2 and EnsembleBundle.from_dict(d).ood_combine == "in_domain_mean"
+    old = {k: v for k, v in d.items() if k not in ("ood", "ood_combine")} | {"format_version": 1}
+    v1 = EnsembleBundle.from_dict(old)  # bundles from before OOD scorers load as they were
+    assert v1.ood == {} and v1.uncertain_reason(names) is None and v1.verdict(p_sure, names) == "fake"
+    with pytest.raises(DfdError, match="unknown members"):
+        EnsembleBundle.from_dict(d | {"ood": {"nobody": d["ood"][names[0]]}})
+    with pytest.raises(DfdError, match="malformed"):
+        EnsembleBundle.from_dict(d | {"ood": {names[0]: {"kind": "ood", "method": "rms"}}})
+    with pytest.raises(DfdError, match="ood_combine"):
+        EnsembleBundle.from_dict(d | {"ood_combine": "vote"})
+
+
+def test_cli_json_and_csv_carry_ood(all_out_dir, ood_bundle_dir, feat_data, capsys):
+    from dfd import cli
+
+    photo = str(feat_data / "single_face.jpg")
+    assert cli.main(["scan", photo, "--models", str(all_out_dir), "--json", "--no-progress"]) == 1
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert rec["verdict"] == "uncertain" and OOD_REASON in rec["uncertain_reason"]
+    assert rec["ood"]["all_out"] and all(o["out"] for o in rec["faces"][0]["ood"].values())
+    cli.main(["scan", photo, "--models", str(all_out_dir), "--csv", "--no-progress"])
+    (row,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["ood_members"] == "cnn;resnext" and OOD_REASON in row["uncertain_reason"]
+    cli.main(["scan", photo, "--models", str(ood_bundle_dir), "--csv", "--no-progress"])
+    (row,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["ood_members"] == "" and row["uncertain_reason"] == ""
+
+
+def test_app_shows_and_exports_the_reason(all_out_dir, feat_data, tmp_path, qapp):
+    pytest.importorskip("pytestqt")
+    from gui.export import export_rows
+    from gui.formatting import out_of_domain_text
+    from gui.report_rows import Row
+
+    det = Detector.from_dir(all_out_dir)
+    res = det.analyze(feat_data / "single_face.jpg")
+    words = out_of_domain_text(res)
+    assert "unlike the data these models were trained on" in words and "resnext" in words
+    row = Row(feat_data / "single_face.jpg", "image", "done", res.verdict, res.p_fake, len(res.faces), 1.0, None,
+              res, det.verdict)
+    d = json.loads(export_rows([row], tmp_path / "r.json").read_text())
+    assert d["results"][0]["uncertain_reason"] == res.uncertain_reason and d["results"][0]["ood"]["all_out"]
+    (line,) = list(csv.DictReader(io.StringIO(export_rows([row], tmp_path / "r.csv").read_text())))
+    assert line["ood_members"] == "cnn;resnext" and line["uncertain_reason"] == res.uncertain_reason
+    assert "unlike the data these models were trained on" in export_rows([row], tmp_path / "r.html").read_text()
+
+    from gui.result_header import ResultHeader
+    from gui.results_model import Entry
+
+    entry = Entry(feat_data / "single_face.jpg", status="done", result=res, verdict_rule=det.verdict)
+    header = ResultHeader()
+    header.show_entry(entry)
+    assert header.message.text() == words
