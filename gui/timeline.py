@@ -1,5 +1,7 @@
 """Per-frame score timeline of a video (a painted QWidget: QtCharts is not part of
-PySide6-Essentials). Clicking a point, or the arrow keys, select that frame."""
+PySide6-Essentials): the raw points (each frame's most suspicious face) and, per person
+(track), the engine's lightly smoothed score line — bold for the person who decided. Clicking
+a point, or the arrow keys, select that frame."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class TimelineWidget(QWidget):
         self.suspicious: set[int] = set()
         self.verdict_of: Callable[[float], str] | None = None  # the detector's rule
         self.selected: int | None = None
+        self.tracks: list = []  # TrackResult objects (frame_indices, smoothed, decides)
+        self.decided_by: int | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -46,6 +50,12 @@ class TimelineWidget(QWidget):
         self.suspicious = {int(i) for i in suspicious or ()}
         if self.selected not in {f.index for f in self.frames}:
             self.selected = None
+        self.update()
+
+    def set_tracks(self, tracks, decided_by: int | None = None) -> None:
+        """Each person's smoothed score line (``TrackResult.smoothed``); ``decided_by`` is bold."""
+        self.tracks = [t for t in tracks or [] if getattr(t, "smoothed", None)]
+        self.decided_by = decided_by
         self.update()
 
     def set_selected(self, index: int | None) -> None:
@@ -137,8 +147,10 @@ class TimelineWidget(QWidget):
                 x = self._point(sel, rect, tr).x()
                 p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.0))
                 p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+        self._paint_tracks(p, rect, tr, pal)
         # line through scored frames (broken where no face was found)
-        line_pen = QPen(theme.with_alpha(pal.color(QPalette.ColorRole.Text), 150), 1.5)
+        line_pen = QPen(theme.with_alpha(pal.color(QPalette.ColorRole.Text), 90 if self.tracks else 150), 1.0
+                        if self.tracks else 1.5)
         path, open_seg = QPainterPath(), False
         for f in self.frames:
             if f.p_fake is None:
@@ -173,6 +185,31 @@ class TimelineWidget(QWidget):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect)
         p.end()
+
+    def _paint_tracks(self, p, rect: QRectF, tr, pal) -> None:
+        """The smoothed line of each track: the deciding one bold in the highlight colour,
+        the others thin and muted (shown, not deciding)."""
+        by_index = {f.index: f for f in self.frames}
+        for track in sorted(self.tracks, key=lambda t: t.track_id == self.decided_by):
+            path, started = QPainterPath(), False
+            for idx, v in zip(track.frame_indices, track.smoothed):
+                frame = by_index.get(int(idx))
+                if frame is None:
+                    continue
+                x = self._point(frame, rect, tr).x()
+                pt = QPointF(x, rect.bottom() - rect.height() * min(1.0, max(0.0, float(v))))
+                if started:
+                    path.lineTo(pt)
+                else:
+                    path.moveTo(pt)
+                    started = True
+            deciding = track.track_id == self.decided_by
+            colour = pal.color(QPalette.ColorRole.Highlight) if deciding else theme.with_alpha(
+                pal.color(QPalette.ColorRole.PlaceholderText), 160)
+            p.setPen(QPen(colour, 2.6 if deciding else 1.2, Qt.PenStyle.SolidLine if track.decides
+                          else Qt.PenStyle.DotLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
 
     # -- interaction
     def mousePressEvent(self, event) -> None:

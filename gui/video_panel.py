@@ -34,6 +34,7 @@ class VideoPanel(QWidget):
     def show_result(self, entry: Entry, result) -> None:
         self.timeline.set_data(result.frames, result.threshold, result.uncertain_band,
                                getattr(result, "suspicious_frames", ()), entry.score_verdict)
+        self.timeline.set_tracks(getattr(result, "tracks", ()), getattr(result, "decided_by", None))
         self.strip.fill(entry.path, result)
 
     def show_frame(self, index: int, frame=None) -> None:

@@ -214,3 +214,45 @@ def test_one_parser_handles_mirrored_landmark_order():
     assert small.box == pytest.approx((0, 0, 80, 120))  # back in the original image: x / 0.5, y / 0.25
     assert small.landmarks.tolist() == [[20, 40], [60, 40], [40, 60], [24, 80], [56, 80]]  # image-left first
     assert faces_from_mtcnn(None, 1.0, 1.0, 0.9) == [] and faces_from_mtcnn([], 1.0, 1.0, 0.9) == []
+
+
+def test_tight_face_crops_are_found_by_the_padded_retry(feat_data):
+    """A crop that is all face (no margin: UTKFace-like) escapes MTCNN; padded with grey and
+    searched again, the face comes back, in the crop's own pixels."""
+    from dfd.faces import INFERENCE
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    x, y, w, h = (int(v) for v in FaceDetector(INFERENCE).detect(rgb)[0].box)
+    for k in (0.0, 0.05):
+        dx, dy = int(k * w), int(k * h)
+        crop = rgb[y - dy : y + h + dy, x - dx : x + w + dx].copy()
+        assert FaceDetector(INFERENCE, retry=False).detect(crop) == []
+        faces = FaceDetector(INFERENCE).detect(crop)
+        assert len(faces) == 1 and faces[0].score >= INFERENCE.min_confidence
+        fx, fy, fw, fh = faces[0].box
+        ch, cw = crop.shape[:2]
+        assert 0 <= fx + fw / 2 <= cw and 0 <= fy + fh / 2 <= ch
+        assert fw > 0.8 * cw  # the face fills the crop
+        eyes = faces[0].landmarks[:2]
+        assert np.all((eyes >= 0) & (eyes < [cw, ch]))  # landmarks in the crop's pixels
+        assert eyes[0, 0] < eyes[1, 0]
+
+
+def test_small_faces_in_large_images_are_found_by_the_finer_retry(feat_data):
+    """A 4000 px photo is searched at 384 px: a ~50 px face becomes ~5 px, under MTCNN's 12 px
+    window; with none found, the search at twice the scale finds it."""
+    import cv2
+
+    from dfd.faces import INFERENCE
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    face = cv2.resize(rgb, (150, 150), interpolation=cv2.INTER_AREA)  # the face is ~50 px wide now
+    canvas = np.full((3000, 4000, 3), 90, np.uint8)
+    canvas[1400:1550, 2100:2250] = face
+    assert FaceDetector(INFERENCE, retry=False).detect(canvas) == []
+    faces = FaceDetector(INFERENCE).detect(canvas)
+    assert len(faces) == 1
+    fx, fy, fw, fh = faces[0].box
+    assert 2100 <= fx + fw / 2 <= 2250 and 1400 <= fy + fh / 2 <= 1550 and fw < 80
+    assert INFERENCE.finer_scale(3000, 4000) == 2 * INFERENCE.scale(3000, 4000)
+    assert INFERENCE.finer_scale(480, 640) is None  # searched at the min-face scale already

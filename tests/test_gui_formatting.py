@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -145,10 +146,47 @@ def test_no_face_reason_and_people_of_a_video_in_words(qtbot, tmp_path):
     tracks = TrackList()
     qtbot.addWidget(tracks)
     result.verdict, result.p_fake, result.tracks, result.decided_by = "real", 0.23, [steady, inset], 0
+    from dfd.inference import FaceResult
+
+    crops = {0.1: np.full((64, 64, 3), 40, np.uint8), 0.3: np.full((64, 64, 3), 220, np.uint8)}
+    result.faces = [FaceResult((0, 0, 64, 64), 0.99, p, {}, crop, {}, frame_index=i, track_id=0)
+                    for i, (p, crop) in enumerate(crops.items())]
     tracks.show_result(result)
     assert not tracks.isHidden()
     assert tracks.texts() == [fmt.track_summary(steady), fmt.track_summary(inset)]
     assert tracks.lines[0].font().bold() and not tracks.lines[1].font().bold()
+    # the thumbnail is the track's most suspicious face (the bright one); no crop, no thumbnail
+    thumb = tracks.thumbnails[0].pixmap().toImage()
+    assert not thumb.isNull() and thumb.pixelColor(10, 10).red() == 220
+    assert tracks.thumbnails[1].pixmap().isNull()
     result.tracks = []  # a photo: nothing to list
     tracks.show_result(result)
     assert tracks.isHidden() and tracks.texts() == []
+
+
+def test_timeline_draws_each_persons_smoothed_line_bold_for_the_one_who_decides(qtbot):
+    from PySide6.QtGui import QPalette
+
+    from dfd.inference import FrameScore, TrackResult
+    from gui.timeline import TimelineWidget
+
+    frames = [FrameScore(i, i / 2, 0.2, 1) for i in range(8)]
+    decider = TrackResult(0, 8, 1.0, 110.0, 0.5, 0.99, 0.2, True, None, list(range(8)), [0.2] * 8, [0.8] * 8)
+    w = TimelineWidget()
+    qtbot.addWidget(w)
+    w.resize(600, 140)
+    w.set_data(frames, 0.5, (0.45, 0.55))
+    w.set_tracks([decider], decided_by=0)
+    assert w.tracks == [decider]
+    image = w.grab().toImage()
+    rect = w._plot_rect()
+    y = round(rect.bottom() - rect.height() * 0.8)
+    x = round(rect.left() + rect.width() / 2)
+    highlight = w.palette().color(QPalette.ColorRole.Highlight)
+    near = [image.pixelColor(x, yy) for yy in range(y - 2, y + 3)]
+    assert any(abs(c.red() - highlight.red()) + abs(c.green() - highlight.green()) + abs(c.blue() - highlight.blue())
+               < 40 for c in near)
+    w.set_tracks([], None)  # no tracks (a photo, or an old result): nothing drawn at 0.8
+    image = w.grab().toImage()
+    assert not any(abs(image.pixelColor(x, yy).red() - highlight.red()) + abs(image.pixelColor(x, yy).blue()
+                   - highlight.blue()) < 40 for yy in range(y - 2, y + 3))

@@ -220,23 +220,32 @@ def test_face_appears_halfway(feat_data, detector):
     assert len(main) + tracks.frames_without_face <= 16
 
 
-def test_track_main_face_retries_finer_only_when_that_searches_more():
+def test_frames_without_a_face_are_searched_again_padded_then_finer_only_when_that_searches_more(monkeypatch):
     from dfd.data.video_crops import track_main_face
+    from dfd.faces import detection
 
-    asked = []
+    class Blind:  # the compiled MTCNN finding nothing: records the searched copies' shapes
+        def __init__(self):
+            self.shapes = []
 
-    class Blind(FaceDetector):  # the real detector's settings and rule, finding nothing
-        def detect_batch(self, images, batch_size=32):
-            asked.append(self.settings)
-            return [[] for _ in images]
+        def detect_faces(self, image, **kwargs):
+            images = image if isinstance(image, list) else [image]
+            self.shapes.append(images[0].shape[:2])
+            return [[] for _ in images] if isinstance(image, list) else []
 
+    blind = Blind()
+    monkeypatch.setattr(detection, "_SHARED_MTCNN", blind)
     big = [Frame(i, i / 25, np.zeros((720, 1280, 3), np.uint8)) for i in range(3)]
-    assert track_main_face(big, Blind(VIDEO)).no_face
-    assert asked == [VIDEO.to_dict(), {**VIDEO.to_dict(), "max_side": 2 * VIDEO.max_side}]
-    asked.clear()
+    assert track_main_face(big, FaceDetector(VIDEO)).no_face
+    s = VIDEO.scale(720, 1280)  # 0.15: a 192 px copy
+    m = 640  # the padded retry's margin: half the longer side, searched at the same scale
+    assert blind.shapes == [(round(720 * s), 192), (round((720 + 2 * m) * s), round((1280 + 2 * m) * s)),
+                            (round(720 * 2 * s), 384)]  # then finer: twice the detection resolution
+    blind.shapes.clear()
     small = [Frame(i, i / 25, np.zeros((240, 320, 3), np.uint8)) for i in range(3)]
-    assert track_main_face(small, Blind(VIDEO)).no_face
-    assert asked == [VIDEO.to_dict()]  # a 320 px frame is searched at the same 0.6 copy either way
+    assert track_main_face(small, FaceDetector(VIDEO)).no_face
+    # a 320 px frame is searched at the same 0.6 copy either way: padded, but no finer retry
+    assert blind.shapes == [(144, 192), (round(560 * 0.6), round(640 * 0.6))]
 
 
 class StubDetector:

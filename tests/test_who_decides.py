@@ -63,7 +63,8 @@ def brightness_detector(tmp_path_factory):
     """A Detector of the tiny bundle whose members score a crop by its brightness."""
     det = Detector.from_dir(make_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle")))
     for m in det.members:
-        m._predict = lambda x: np.clip(x.mean(axis=(1, 2, 3)) / 255.0, 0.0, 1.0)
+        # (P(fake), features): the compiled predict function's outputs (dfd.inference.members)
+        m._predict = lambda x: (np.clip(x.mean(axis=(1, 2, 3)) / 255.0, 0.0, 1.0), np.zeros((len(x), 1), np.float32))
     return det
 
 
@@ -101,6 +102,23 @@ def test_short_lived_fake_inset_does_not_decide(brightness_detector, tmp_path):
     assert set(d["tracks"][0]) >= {"track_id", "frames_seen", "share_of_frames", "face_px", "confidence",
                                    "p_fake", "decides"}
     assert d["tracks"][1]["p_fake"] == pytest.approx(inset.p_fake, abs=1e-6)
+    # each track's per-frame series, in frame order, and its smoothed copy for the timeline
+    assert d["tracks"][1]["frame_indices"] == [4, 5]
+    assert steady.frame_indices == sorted(f.frame_index for f in res.faces if f.track_id == steady.track_id)
+    by_frame = {f.frame_index: f.p_fake for f in res.faces if f.track_id == steady.track_id}
+    assert steady.scores == [by_frame[i] for i in steady.frame_indices]
+    assert len(steady.smoothed) == 12 and np.std(steady.smoothed) <= np.std(steady.scores) + 1e-12
+    assert d["tracks"][0]["smoothed"] == pytest.approx(steady.smoothed, abs=1e-6)
+
+
+def test_smoothing_damps_one_odd_frame_and_keeps_a_lasting_change():
+    from dfd.evaluation.aggregation import smooth_scores
+
+    spike = smooth_scores([0.1] * 5 + [0.9] + [0.1] * 5)
+    assert spike[5] < 0.5 and spike[0] == pytest.approx(0.1) and spike.shape == (11,)
+    step = smooth_scores([0.1] * 6 + [0.9] * 6)
+    assert step[0] == pytest.approx(0.1, abs=0.01) and step[-1] == pytest.approx(0.9, abs=0.01)
+    assert list(smooth_scores([0.4])) == [0.4] and smooth_scores([]).size == 0
 
 
 def test_tiny_steady_face_does_not_decide(brightness_detector, tmp_path):

@@ -65,16 +65,9 @@ class ClipCrops:
 
 
 def track_main_face(frames, detector):
-    """:func:`dfd.faces.tracking.track_faces`, retried once at twice the detection resolution
-    (``max_side``) when a downscaling :class:`~dfd.faces.detection.FaceDetector` found no face
-    at all (small faces in large frames)."""
-    tracks = track_faces(frames, detector)
-    if tracks.no_face and frames and isinstance(detector, FaceDetector):
-        h, w = frames[0].rgb.shape[:2]
-        finer = detector.with_settings(max_side=2 * detector.max_side)
-        if finer.scale(h, w) > detector.scale(h, w):  # else the retry would search the same image
-            tracks = track_faces(frames, finer)
-    return tracks
+    """:func:`dfd.faces.tracking.track_faces` on the sampled frames (the detector itself
+    searches a frame without a face again, padded and finer: :mod:`dfd.faces.detection`)."""
+    return track_faces(frames, detector)
 
 
 def _crop_key(sha: str, params: dict) -> str:
@@ -97,8 +90,9 @@ def crop_clip(
     path = str(path)
     detector = detector or FaceDetector(VIDEO)
     params = {"v": CROP_VERSION, "n": int(n_frames), "size": int(size), "margin": float(margin),
-              "detector": [getattr(detector, "max_side", None), getattr(detector, "min_face_size", None),
-                           getattr(detector, "min_confidence", None)], "iou": 0.3}
+              "detector": getattr(detector, "cache_tag", None) or [
+                  getattr(detector, "max_side", None), getattr(detector, "min_face_size", None),
+                  getattr(detector, "min_confidence", None)], "iou": 0.3}
     key = meta_path = npy_path = None
     if cache_dir is not None:
         try:

@@ -1,4 +1,5 @@
-"""One clip score from per-frame P(fake): mean, median, top-k mean, confident frames."""
+"""One clip score from per-frame P(fake): mean, median, top-k mean, confident frames; and the
+light smoothing of a score series the app plots."""
 
 from __future__ import annotations
 
@@ -53,3 +54,17 @@ def aggregate(scores, method: str = "mean", k: int | float = TOPK_FRACTION, marg
         sure = p[np.abs(p - 0.5) > margin]
         return float(sure.mean() if sure.size else p.mean())
     raise ValueError(f"unknown aggregation {method!r}; choose from {', '.join(AGGREGATIONS)}")
+
+
+SMOOTHING_SIGMA = 1.0  # sampled frames: light, so that one odd frame is damped but a real change stays
+
+
+def smooth_scores(scores, sigma: float = SMOOTHING_SIGMA) -> np.ndarray:
+    """A per-frame score series (in sampled-frame order) smoothed by a Gaussian of ``sigma``
+    sampled frames (edges: the nearest score repeated), for plotting next to the raw points."""
+    from scipy.ndimage import gaussian_filter1d
+
+    p = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if p.size < 2 or sigma <= 0:
+        return p.copy()
+    return np.clip(gaussian_filter1d(p, float(sigma), mode="nearest"), 0.0, 1.0)

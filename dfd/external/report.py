@@ -50,7 +50,7 @@ def markdown_rows(rows: list[dict], kind: str | None = None, prefix: tuple[str, 
         m, s = r["metrics"], r["shares"]
         reals = f"{r['reals_called_fake']}/{r['n_real']} ({_share(r['share_reals_called_fake'])})" if r["n_real"] else ""
         cells = [*prefix, r["group"], f"{r['n_real']}/{r['n_fake']}", f"{r['scored_real']}/{r['scored_fake']}",
-                 format_metric(m["roc_auc"]), format_metric(m["average_precision"]), format_metric(m["log_loss"]), format_metric(m["ece"]), reals,
+                 *(format_metric(m[k]) for k in ("roc_auc", "average_precision", "log_loss", "ece", "brier")), reals,
                  _share(s["fake"]), _share(s["uncertain"]), _share(s["no_face"]), _share(s["error"]),
                  f"{r['seconds_mean']:.2f}" if r["seconds_mean"] is not None else "n/a"]
         out.append("| " + " | ".join(cells) + " |")
@@ -58,7 +58,7 @@ def markdown_rows(rows: list[dict], kind: str | None = None, prefix: tuple[str, 
 
 
 def markdown_header(prefix: tuple[str, ...] = ()) -> list[str]:
-    cols = [*prefix, "group", "files real/fake", "scored real/fake", "ROC-AUC [95% CI]", "AP", "log loss", "ECE",
+    cols = [*prefix, "group", "files real/fake", "scored real/fake", "ROC-AUC [95% CI]", "AP", "log loss", "ECE", "Brier",
             "reals called fake", "fake", "uncertain", "no_face", "error", "s/file"]
     return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
@@ -105,3 +105,15 @@ def write_outputs(out_dir, summary: dict, rows: list[dict], table: pd.DataFrame)
     per_file_table(table).to_csv(per_file, index=False)
     return {"metrics": metrics, "results": write_results_md(out_dir / "results.md", summary, rows),
             "per_file": per_file}
+
+
+def write_table(table, folder, stem: str, markdown_text: str) -> Path:
+    """``table`` as ``<stem>.csv`` and its Markdown as ``<stem>.md`` in ``folder`` (made if
+    missing), the Markdown printed too; returns the Markdown file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / f"{stem}.csv", index=False)
+    md = folder / f"{stem}.md"
+    md.write_text(markdown_text, encoding="utf-8")
+    print(markdown_text)
+    return md

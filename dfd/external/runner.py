@@ -29,8 +29,10 @@ def file_key(root: Path, path: str, models: list[str], frames: int) -> dict:
         size, mtime = int(st.st_size), int(st.st_mtime_ns)
     except OSError:
         size = mtime = None
+    from dfd.inference import ENGINE_RULES_VERSION
+
     return {"path": Path(os.path.relpath(path, root)).as_posix(), "size": size, "mtime_ns": mtime,
-            "models": list(models), "frames": int(frames)}
+            "models": list(models), "frames": int(frames), "engine_rules": ENGINE_RULES_VERSION}
 
 
 def flat_result(result) -> dict:
@@ -43,6 +45,9 @@ def flat_result(result) -> dict:
         "seconds": float(result.timings.get("total", 0.0)),
         "error": result.error,
         "members": {k: float(v) for k, v in result.member_scores.items()},
+        # a video's scored faces, for the comparison of video rules (dfd.evaluation.video_rules)
+        "faces": [{"frame": f.frame_index, "track": f.track_id, "p": round(float(f.p_fake), 6),
+                   "decides": bool(f.decides)} for f in result.faces] if result.kind == "video" else None,
     }
 
 

@@ -10,6 +10,21 @@ pyramid starts at scale 1 and only shrinks. That also keeps mtcnn 1.0 safe: with
 ``min_face_size`` > 12 its pyramid gets levels under 12 px, PNet fails on them and *every*
 face of the image is silently lost (e.g. ``single_face.jpg`` at 384 px with
 ``min_face_size=27``; at 24 and more it finds nothing at all).
+
+When nothing is found, two retries (:attr:`DetectorSettings.retry`) recover faces people see:
+
+* **padded**: MTCNN needs context around a face and misses tight crops and pre-aligned face
+  images (a face filling the image; UTKFace's 200 px crops, close-up portraits). The image is
+  padded by :data:`PAD_FRACTION` of its longer side on every side with mid grey and searched
+  again at the ORIGINAL image's scale; a face whose centre lies in the original image is kept
+  (boxes may then reach past its border). Measured on crossdomain_dev's photos with the
+  inference settings: no face in 97 of 580 (UTKFace 74/260, SDFD 22/160, tpdne 1/160) before,
+  3 after; mid grey recovered more than black, edge-replicated or mirrored borders, 0.5 more than
+  0.25 or 1.0 (docs/experiments.md, "Face recall").
+* **finer**: an image shrunk by ``max_side`` (a large photo or a 1080p frame, where the smallest
+  face kept is then larger than ``min_face_size``) is searched again at twice the scale (at
+  most the scale ``min_face_size`` asks for, and :data:`FINER_MAX_PIXELS` pixels): faces half
+  as large are found. The clip crops' old whole-clip retry at twice ``max_side``, per frame.
 """
 
 from __future__ import annotations
@@ -25,6 +40,9 @@ import numpy as np
 from dfd.faces.types import LANDMARK_NAMES, Face
 
 MTCNN_WINDOW = 12  # px: the smallest face MTCNN's proposal network sees at scale 1
+PAD_FRACTION = 0.5  # the padded retry's margin on every side, as a share of the longer side
+PAD_VALUE = 128  # mid grey: recovered more tight crops than black, replicated or mirrored borders
+FINER_MAX_PIXELS = 1_500_000  # px: the finer retry's searched copy is at most this large
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,7 @@ class DetectorSettings:
     max_side: int  # px: longest side of the image MTCNN searches
     min_face_size: float  # px in the original image: the smallest face looked for
     min_confidence: float = 0.9  # MTCNN's final (ONet) score a face needs
+    retry: bool = True  # search again (padded, then finer) an image where no face was found
 
     def __post_init__(self):
         if not self.max_side >= MTCNN_WINDOW:
@@ -48,14 +67,13 @@ class DetectorSettings:
         most 1)."""
         return min(1.0, self.max_side / max(height, width), MTCNN_WINDOW / max(1.0, float(self.min_face_size)))
 
-    def detection_size(self, height: int, width: int) -> tuple[int, int] | None:
-        """``(width, height)`` of the copy MTCNN searches, or None when that copy (or the
-        image) cannot hold one 12 px window."""
-        scale = self.scale(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        if min(size) < MTCNN_WINDOW or min(height, width) < MTCNN_WINDOW:
-            return None
-        return size
+    def finer_scale(self, height: int, width: int) -> float | None:
+        """The finer retry's scale for an image the first search shrank by ``max_side``, or
+        None when that search already ran at the scale ``min_face_size`` asks for."""
+        first = self.scale(height, width)
+        finer = min(1.0, 2.0 * first, MTCNN_WINDOW / max(1.0, float(self.min_face_size)),
+                    (FINER_MAX_PIXELS / max(1.0, float(height) * float(width))) ** 0.5)
+        return finer if finer > first * 1.25 else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +93,7 @@ DATA_PREP = DetectorSettings(max_side=640, min_face_size=20)
 DEFAULT_DATASET = DetectorSettings(max_side=640, min_face_size=16)
 # Clip crops, video scoring and the video study: once a 320 px copy searched from 20 px faces,
 # i.e. a 192 px copy searched from MTCNN's 12 px window (faces fill a good part of a video; a
-# 720p frame is searched from 80 px faces, and from 40 px by track_main_face's finer retry).
+# 720p frame is searched from 80 px faces, and from 40 px by the finer retry when none is found).
 VIDEO = DetectorSettings(max_side=192, min_face_size=20)
 # The video dataset's source videos (360p-540p): faces from 20 px, searched at <= 480 px (what
 # a 320 px copy came to when MTCNN was given 8-20 px faces on it, i.e. enlarged it up to 1.5x).
@@ -151,7 +169,7 @@ class FaceDetector:
     Every instance shares the process's one compiled MTCNN (:func:`compiled_mtcnn`), so
     instances cost nothing and are safe to use from several threads."""
 
-    VERSION = 2  # bump when detection changes: part of cache_tag (2: one compiled detector, MTCNN at 12 px)
+    VERSION = 3  # bump when detection changes: part of cache_tag (2: one compiled detector, MTCNN at 12 px; 3: retries)
 
     def __init__(self, preset: DetectorSettings = DATA_PREP, **changes):
         if not isinstance(preset, DetectorSettings):
@@ -206,26 +224,64 @@ class FaceDetector:
         return self.detect_batch([rgb])[0]
 
     def detect_batch(self, images, batch_size: int = 32) -> list[list[Face]]:
-        """Faces of each (H, W, 3) image, largest first."""
+        """Faces of each (H, W, 3) image, largest first; images where none is found are
+        searched again padded, then finer (:attr:`DetectorSettings.retry`)."""
         images = list(images)
-        out: list[list[Face] | None] = [None] * len(images)
-        groups: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images):
+        for im in images:
             if getattr(im, "ndim", 0) != 3 or im.shape[2] != 3:
                 raise ValueError(f"face detection takes (H, W, 3) RGB images, got shape {getattr(im, 'shape', None)}")
-            groups.setdefault(tuple(im.shape[:2]), []).append(i)
-        for (h, w), members in groups.items():
-            size = self._config.detection_size(h, w)
-            if size is None:
-                for i in members:
-                    out[i] = []
-                continue
-            shrink = self._config.scale(h, w) < 1.0
+        out = self._search(images, [self._config.scale(*im.shape[:2]) for im in images], batch_size)
+        if not self._config.retry:
+            return out
+        # only images the first search could read (a copy that holds one 12 px window)
+        missed = [i for i, faces in enumerate(out) if not faces and _searchable(images[i].shape[:2], self._config)]
+        if missed:
+            for i, faces in zip(missed, self._padded_search([images[i] for i in missed], batch_size)):
+                out[i] = faces
+        missed = [i for i in missed if not out[i] and self._config.finer_scale(*images[i].shape[:2])]
+        if missed:
+            scales = [self._config.finer_scale(*images[i].shape[:2]) for i in missed]
+            for i, faces in zip(missed, self._search([images[i] for i in missed], scales, batch_size)):
+                out[i] = faces
+        return out
+
+    def _padded_search(self, images, batch_size: int) -> list[list[Face]]:
+        """Each image padded by PAD_FRACTION of its longer side in mid grey, searched at the
+        original image's scale; faces back in the original's pixels, those centred in it only."""
+        padded, margins, scales = [], [], []
+        for im in images:
+            h, w = im.shape[:2]
+            m = int(round(PAD_FRACTION * max(h, w)))
+            padded.append(cv2.copyMakeBorder(im, m, m, m, m, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
+            margins.append(m)
+            scales.append(self._config.scale(h, w))
+        out = []
+        for im, m, faces in zip(images, margins, self._search(padded, scales, batch_size)):
+            h, w = im.shape[:2]
+            kept = []
+            for f in faces:
+                x, y, bw, bh = f.box
+                if 0 <= x - m + bw / 2 <= w and 0 <= y - m + bh / 2 <= h:
+                    kept.append(Face((x - m, y - m, bw, bh), f.score, f.landmarks - m))
+            out.append(kept)
+        return out
+
+    def _search(self, images, scales, batch_size: int) -> list[list[Face]]:
+        """One MTCNN search of each image at its scale; same-sized images at the same scale
+        share one call per ``batch_size`` images."""
+        out: list[list[Face]] = [[] for _ in images]
+        groups: dict[tuple, list[int]] = {}
+        for i, (im, scale) in enumerate(zip(images, scales)):
+            groups.setdefault((*im.shape[:2], float(scale)), []).append(i)
+        for (h, w, scale), members in groups.items():
+            size = _copy_size(h, w, scale)
+            if min(size) < MTCNN_WINDOW or min(h, w) < MTCNN_WINDOW:
+                continue  # no 12 px window fits: no face can be found
             sx, sy = size[0] / w, size[1] / h  # exact back-projection (sizes are rounded)
             for start in range(0, len(members), batch_size):
                 chunk = members[start : start + batch_size]
                 small = [np.ascontiguousarray(cv2.resize(images[i], size, interpolation=cv2.INTER_AREA)
-                                              if shrink else images[i]) for i in chunk]
+                                              if scale < 1.0 else images[i]) for i in chunk]
                 with _SHARED_MTCNN_LOCK:
                     raw = self.networks.detect_faces(small if len(small) > 1 else small[0],
                                                      min_face_size=MTCNN_WINDOW)
@@ -234,4 +290,15 @@ class FaceDetector:
                 raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]
                 for i, r in zip(chunk, raw):
                     out[i] = faces_from_mtcnn(r, sx, sy, self._config.min_confidence)
-        return [f if f is not None else [] for f in out]
+        return out
+
+
+def _copy_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """``(width, height)`` of the copy MTCNN searches at ``scale``."""
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _searchable(shape, config: DetectorSettings) -> bool:
+    """Whether an image of ``shape`` (h, w) and its copy at ``config``'s scale hold one 12 px window."""
+    h, w = shape
+    return min(h, w) >= MTCNN_WINDOW and min(_copy_size(h, w, config.scale(h, w))) >= MTCNN_WINDOW

@@ -40,6 +40,20 @@ MIN_SCORED_FACE_PX = 16.0
 # a lone detection in a video is as often a false one as a person.
 MIN_FRAMES_WITH_FACE = 2
 
+# The video rule (dfd.evaluation.video_rules) over the faces that may decide. Measured with the
+# dfd-default bundle (python -m dfd.external.video_rules; docs/experiments.md "Video rules"):
+# on crossdomain_dev's 72 FF++ videos it had the lowest log loss (0.752, vs 0.814 for the old
+# per-track top-k mean) and the highest AUC (0.643 vs 0.638), 8 vs 15 of 24 real videos over
+# 0.5; on the 44 default test clips it equals the per-track mean (AUC 0.690 vs 0.671, log loss
+# 0.725 vs 0.691, 0 vs 5 of 22 real clips over 0.5). The mean rules won AUC on both sets.
+VIDEO_RULE = "frame_max_mean"
+
+# Bumped whenever a rule of the engine that changes verdicts or scores changes (who decides,
+# the video rule, face-detection retries): part of the external evaluation's cache key, so
+# cached results of an older engine are analysed again. 1: issue 16's who-decides rules;
+# 2: the detector's padded/finer retries and the measured video rule.
+ENGINE_RULES_VERSION = 2
+
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"
 TOO_FEW_FRAMES = "too few frames with a face"

@@ -21,6 +21,13 @@ class FaceResult:
     frame_index: int | None = None
     track_id: int | None = None
     decides: bool = True  # may set the verdict (dfd.inference.deciding): False for a bystander
+    # member -> {"distance", "threshold", "out"}: its out-of-domain check (empty without scorers)
+    ood: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def members_out(self) -> list[str]:
+        """The members for which this face is out of domain."""
+        return [name for name, o in self.ood.items() if o["out"]]
 
     def to_dict(self) -> dict:
         return {
@@ -31,6 +38,8 @@ class FaceResult:
             "frame_index": self.frame_index,
             "track_id": self.track_id,
             "decides": bool(self.decides),
+            "ood": {k: {"distance": _r(o["distance"]), "threshold": _r(o["threshold"]), "out": bool(o["out"])}
+                    for k, o in self.ood.items()},
         }
 
 
@@ -47,6 +56,9 @@ class TrackResult:
     p_fake: float  # the track's score: mean of its top-k frame scores
     decides: bool  # may set the verdict (dfd.inference.deciding)
     excluded_because: str | None = None  # why it may not, in words
+    frame_indices: list[int] = field(default_factory=list)  # the video frames it was scored in, in order
+    scores: list[float] = field(default_factory=list)  # its P(fake) in each of them
+    smoothed: list[float] = field(default_factory=list)  # the same, lightly smoothed over time (for plots)
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +66,8 @@ class TrackResult:
             "share_of_frames": _r(self.share_of_frames, 4), "face_px": round(float(self.face_px), 1),
             "face_share": _r(self.face_share, 4), "confidence": _r(self.confidence, 4),
             "p_fake": _r(self.p_fake), "decides": bool(self.decides), "excluded_because": self.excluded_because,
+            "frame_indices": [int(i) for i in self.frame_indices], "scores": [_r(v) for v in self.scores],
+            "smoothed": [_r(v) for v in self.smoothed],
         }
 
 
@@ -85,6 +99,15 @@ class AnalysisResult:
     # who set the verdict: a track id (video) or an index into faces (image); None without one
     decided_by: int | None = None
     no_face_reason: str | None = None  # verdict "no_face": dfd.inference.deciding.NO_FACE_REASONS
+    # the deciding face's / track's out-of-domain check: {"checked": members with a scorer,
+    # "members_out": those out, "all_out": bool}; None when the bundle has no OOD scorers
+    ood: dict | None = None
+    uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
+
+    @property
+    def ood_members(self) -> list[str]:
+        """The members out of domain for the deciding face or track."""
+        return list(self.ood["members_out"]) if self.ood else []
 
     def to_dict(self) -> dict:
         """JSON-able summary (no arrays: crops and heatmaps stay on the object)."""
@@ -109,6 +132,10 @@ class AnalysisResult:
             "tracks": [t.to_dict() for t in self.tracks],
             "decided_by": self.decided_by,
             "no_face_reason": self.no_face_reason,
+            "ood": None if self.ood is None else {
+                "checked": list(self.ood["checked"]), "members_out": list(self.ood["members_out"]),
+                "all_out": bool(self.ood["all_out"])},
+            "uncertain_reason": self.uncertain_reason,
         }
 
 

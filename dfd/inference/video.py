@@ -2,11 +2,12 @@
 
 Evenly sampled frames; faces are detected on all of them in one batched call and followed
 over time (one track per person, :func:`dfd.faces.track_faces`); every tracked face is
-cropped and scored as a photo's faces are; a track's score is the mean of its top-k frame
-scores (:func:`dfd.evaluation.aggregation.top_k_count`) and the most suspicious track that
-may decide does: one seen in enough frames with a large enough face, unless there is no
-other (:mod:`dfd.inference.deciding`). The result lists every track and names the one that
-decided. :meth:`Detector.analyze <dfd.inference.engine.Detector.analyze>` calls
+cropped and scored as a photo's faces are. Only tracks that may decide count — seen in enough
+frames with a large enough face, unless there is no other (:mod:`dfd.inference.deciding`) —
+and the video's score is :data:`~dfd.inference.deciding.VIDEO_RULE` over their faces: each
+frame's most suspicious face, averaged over the frames (SBI's rule; measured best of seven on
+FF++ and the default test clips, :mod:`dfd.evaluation.video_rules`). The result lists every
+track with its mean score and names the one that decided. :meth:`Detector.analyze <dfd.inference.engine.Detector.analyze>` calls
 :func:`analyze_video` for every video file.
 """
 
@@ -19,13 +20,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dfd.errors import BadInputError
-from dfd.evaluation.aggregation import top_k_count
+from dfd.evaluation.aggregation import smooth_scores, top_k_count
 from dfd.faces import detect_frames, track_faces
-from dfd.inference.deciding import enough_frames, face_px, no_face_reason, scored_faces, track_exclusion
+from dfd.evaluation.video_rules import video_score
+from dfd.inference.deciding import (
+    VIDEO_RULE,
+    enough_frames,
+    face_px,
+    no_face_reason,
+    scored_faces,
+    track_exclusion,
+)
 from dfd.inference.limits import Limits, _Clock
 from dfd.inference.members import _Candidate
 from dfd.inference.results import AnalysisResult, FaceResult, FrameScore, TrackResult
-from dfd.io.media import _is_video_header
+from dfd.io.media import is_video_file
 
 if TYPE_CHECKING:
     from dfd.inference.engine import Detector
@@ -72,19 +81,25 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     may = {tr.track_id for tr in res.tracks if tr.decides}
     for f in faces:
         f.decides = f.track_id in may
-    score, top = most_suspicious_track(faces, may)
-    res.decided_by = top[0].track_id
+    score, decided_by, top = video_decision(faces)
+    res.decided_by = decided_by
     res.p_fake = score
     res.member_scores = {m.name: float(np.mean([f.member_scores[m.name] for f in top])) for m in detector.members}
-    res.suspicious_frames = [f.frame_index for f in top]
-    res.verdict = detector.verdict(score)
+    res.suspicious_frames = [f.frame_index for f in sorted(top, key=lambda f: -f.p_fake)[: top_k_count(len(top))]]
+    detector.decide(res, score, members_out_of_track([f for f in faces if f.track_id == res.decided_by]))
     return res
 
 
-def track_score(faces_of_track: list[FaceResult]) -> tuple[float, list[FaceResult]]:
-    """A track's score, the mean of its top-k frame scores, and those faces (most suspicious first)."""
-    top = sorted(faces_of_track, key=lambda f: -f.p_fake)[: top_k_count(len(faces_of_track))]
-    return float(np.mean([f.p_fake for f in top])), top
+def members_out_of_track(faces_of_track: list[FaceResult]) -> list[str]:
+    """The members out of domain for a track: those for which most of its frames are out."""
+    names = faces_of_track[0].ood if faces_of_track else {}
+    return [m for m in names if 2 * sum(f.ood[m]["out"] for f in faces_of_track) > len(faces_of_track)]
+
+
+def track_score(faces_of_track: list[FaceResult]) -> float:
+    """A track's score: the mean of its frame scores (the rule measured best, with the
+    frames' most suspicious face, in :data:`dfd.inference.deciding.VIDEO_RULE`)."""
+    return float(np.mean([f.p_fake for f in faces_of_track]))
 
 
 def _by_track(faces: list[FaceResult]) -> dict[int | None, list[FaceResult]]:
@@ -94,20 +109,26 @@ def _by_track(faces: list[FaceResult]) -> dict[int | None, list[FaceResult]]:
     return by_track
 
 
-def most_suspicious_track(faces: list[FaceResult], may_decide=None) -> tuple[float, list[FaceResult]]:
-    """The score of the most suspicious person in a video and the faces it averages
-    (:func:`track_score`), among the tracks in ``may_decide`` (all when None); on a tie the
-    track listed first wins."""
-    best_score, best_top = -1.0, []
-    for track_id, faces_of_track in _by_track(faces).items():
-        if may_decide is not None and track_id not in may_decide:
-            continue
-        score, top = track_score(faces_of_track)
-        if score > best_score:
-            best_score, best_top = score, top
-    if not best_top:
-        raise ValueError("no track may decide: none of the faces belongs to one of may_decide")
-    return best_score, best_top
+def video_decision(faces: list[FaceResult]) -> tuple[float, int, list[FaceResult]]:
+    """The video's score under :data:`~dfd.inference.deciding.VIDEO_RULE` over the faces
+    that may decide (``decides``), the track that decided it — the one that is most often
+    the most suspicious face of its frame (on a tie the more suspicious track, then the one
+    listed first) — and those per-frame faces."""
+    deciding = [f for f in faces if f.decides]
+    if not deciding:
+        raise ValueError("no face may decide the verdict")
+    records = [{"frame": f.frame_index, "track": f.track_id, "p": f.p_fake, "decides": True} for f in deciding]
+    score = video_score(records, VIDEO_RULE)
+    per_frame: dict[int, FaceResult] = {}
+    for f in deciding:  # the first face listed wins a tie, as max() does in the rule
+        if f.frame_index not in per_frame or f.p_fake > per_frame[f.frame_index].p_fake:
+            per_frame[f.frame_index] = f
+    top = [per_frame[i] for i in sorted(per_frame)]
+    order = list(_by_track(deciding))
+    counts = {t: sum(1 for f in top if f.track_id == t) for t in order}
+    scores = {t: track_score(fs) for t, fs in _by_track(deciding).items()}
+    decided_by = max(order, key=lambda t: (counts[t], scores[t], -order.index(t)))
+    return score, int(decided_by), top
 
 
 def track_results(faces: list[FaceResult], n_frames: int, frame_short_side: int) -> list[TrackResult]:
@@ -118,11 +139,15 @@ def track_results(faces: list[FaceResult], n_frames: int, frame_short_side: int)
         size = float(np.median([face_px(f.box) for f in faces_of_track]))
         share = len(faces_of_track) / max(1, n_frames)
         why_not = track_exclusion(share, size)
+        in_order = sorted(faces_of_track, key=lambda f: f.frame_index)
+        series = [float(f.p_fake) for f in in_order]
         out.append(TrackResult(
             track_id=int(track_id), frames_seen=len(faces_of_track), share_of_frames=share, face_px=size,
             face_share=size / max(1, frame_short_side),
             confidence=float(np.mean([f.score for f in faces_of_track])),
-            p_fake=track_score(faces_of_track)[0], decides=why_not is None, excluded_because=why_not,
+            p_fake=track_score(faces_of_track), decides=why_not is None, excluded_because=why_not,
+            frame_indices=[int(f.frame_index) for f in in_order], scores=series,
+            smoothed=smooth_scores(series).tolist(),
         ))
     if not any(tr.decides for tr in out):  # nobody else to decide: the short or small ones do
         for tr in out:
@@ -135,11 +160,7 @@ def _sample_frames(path: str, n_frames: int, limits, clock: _Clock) -> list:
     from dfd.io import video as video_io
 
     abspath = os.path.abspath(path)  # FFmpeg must never read a "proto:..." name as a URL
-    with open(abspath, "rb") as fh:
-        head = fh.read(64)
-        fh.seek(188)
-        ts_second = fh.read(1)
-    if not _is_video_header(head, ts_second):
+    if not is_video_file(abspath):
         raise BadInputError("not a video file (unrecognised or corrupt container)", path)
     t = time.perf_counter()
     info = video_io.probe(abspath, limits)

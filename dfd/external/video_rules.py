@@ -1,0 +1,123 @@
+"""The video rules of :mod:`dfd.evaluation.video_rules` compared on a labelled folder's videos.
+
+The engine's analyses are the external evaluation's (:func:`dfd.external.runner.analyse`,
+cached in ``results.jsonl`` with each video's scored faces), so the comparison costs nothing
+once the folder was evaluated; ``python -m dfd.external.video_rules FOLDER`` analyses what
+is not cached yet and writes ``video_rules.csv`` / ``video_rules.md`` beside the external
+report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from dfd.evaluation.video_rules import VIDEO_RULES, compare_rules, rule_scores
+from dfd.external.labels import LabelledSet, collect_labels
+from dfd.external.runner import CACHE_FILE, read_cache
+
+
+def labelled_videos(labelled: LabelledSet, cache_dir) -> list[dict]:
+    """The labelled set's videos whose cached analysis holds scored faces:
+    ``{"path", "label", "group", "faces"}`` each (``group``: the file's source)."""
+    cached = read_cache(Path(cache_dir) / CACHE_FILE)
+    out = []
+    for row in labelled.files.itertuples():
+        if row.kind != "video":
+            continue
+        entry = cached.get(Path(os.path.relpath(row.path, labelled.root)).as_posix())
+        faces = (entry or {}).get("result", {}).get("faces")
+        if faces:
+            out.append({"path": row.path, "label": int(row.label), "group": row.source, "faces": faces})
+    return out
+
+
+def temporal_scores(paths, model_path, cache_dir=None) -> dict[str, float]:
+    """The temporal video model's P(fake) of each video (notebook 06's model: clip crops of
+    :func:`dfd.data.video_crops.crop_clip` with its frame count and face size); videos
+    without a face are left out."""
+    import numpy as np
+
+    from dfd.data.video_crops import crop_clip, temporal_input
+    from dfd.models import load_model
+
+    model, _card = load_model(model_path)
+    T, size = int(model.input_shape[1]), int(model.input_shape[2])
+    out = {}
+    for path in paths:
+        clip = crop_clip(path, T, size, cache_dir=cache_dir)
+        if clip.ok and any(clip.detected):
+            x = temporal_input(clip, T)[None].astype(np.float32)
+            out[path] = float(np.asarray(model.predict_on_batch(x)).reshape(-1)[0])
+    return out
+
+
+def rule_table(videos: list[dict], n_boot: int = 1000, seed: int = 0, threshold: float = 0.5,
+               extra: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Every rule on all videos (group ``pooled``) and on each fake source against all the
+    real videos (as the external report compares them). ``extra``: more scores per video
+    (name -> path -> score, e.g. the temporal model's), compared on the videos they cover."""
+    scores = rule_scores(videos)
+    if scores.empty:
+        raise ValueError("no analysed video with a scored face")
+    rules = None
+    if extra:
+        for name, by_path in extra.items():
+            scores[name] = scores.path.map(by_path)
+        rules = [*[r for r in scores.columns if r in VIDEO_RULES], *extra]
+    tables = [compare_rules(scores, rules, n_boot=n_boot, seed=seed, threshold=threshold).assign(group="pooled")]
+    reals = scores[scores.label == 0]
+    for group in sorted(scores[scores.label == 1].group.unique()):
+        part = pd.concat([reals, scores[(scores.label == 1) & (scores.group == group)]])
+        tables.append(compare_rules(part, rules, n_boot=n_boot, seed=seed, threshold=threshold).assign(group=group))
+    return pd.concat(tables, ignore_index=True)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    def ci(v):
+        return "" if v is None or v[0] is None else f" [{v[0]:.3f}, {v[1]:.3f}]"
+
+    lines = ["| group | rule | videos | ROC-AUC [95% CI] | log loss [95% CI] | accuracy | reals called fake |",
+             "|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.group} | {r.rule} | {r.videos} | {r.roc_auc:.3f}{ci(r.roc_auc_ci)} | "
+                     f"{r.log_loss:.3f}{ci(r.log_loss_ci)} | {r.accuracy:.3f} | {r.reals_called_fake} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", help="labelled folder (manifest.csv or real/ fake/ folders)")
+    ap.add_argument("--dataset", default="dfd-default")
+    ap.add_argument("--models", default=None, help="bundle folder (default models/<dataset>)")
+    ap.add_argument("--name", default=None, help="external report name (default: the folder's name)")
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--temporal", default=None, help="also compare this temporal model (.h5, notebook 06)")
+    args = ap.parse_args(argv)
+
+    from dfd.external.evaluate import external_dir
+    from dfd.external.report import write_table
+    from dfd.external.runner import analyse
+    from dfd.inference import Detector, default_models_dir, quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
+    labelled = collect_labels(args.folder)
+    videos_only = LabelledSet(labelled.root, labelled.files[labelled.files.kind == "video"].reset_index(drop=True),
+                              labelled.origin)
+    out = external_dir(args.dataset, args.name or labelled.name)
+    detector = Detector.from_dir(args.models or default_models_dir(args.dataset))
+    detector.warmup()
+    analyse(videos_only, detector, out, frames=args.frames)
+    videos = labelled_videos(videos_only, out)
+    extra = {"temporal": temporal_scores([v["path"] for v in videos], args.temporal)} if args.temporal else None
+    table = rule_table(videos, n_boot=args.n_boot, extra=extra)
+    write_table(table, out, "video_rules", markdown(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

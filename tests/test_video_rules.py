@@ -1,0 +1,106 @@
+"""Video rules (dfd.evaluation.video_rules) and the face recall table (dfd.external.face_recall)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dfd.evaluation.video_rules import VIDEO_RULES, compare_rules, dfdc_confident, rule_scores, video_score
+
+
+def _faces(track_scores: dict[int, list[float]], decides: dict[int, bool] | None = None) -> list[dict]:
+    """Faces of tracks seen in frames 0, 1, 2, ... (one face per track per frame)."""
+    decides = decides or {}
+    return [{"frame": i, "track": t, "p": p, "decides": decides.get(t, True)}
+            for t, ps in track_scores.items() for i, p in enumerate(ps)]
+
+
+def test_rules_read_tracks_and_frames_as_documented():
+    faces = _faces({0: [0.1, 0.2, 0.3, 0.9], 1: [0.5, 0.1, 0.1, 0.1]})
+    assert video_score(faces, "track_mean") == pytest.approx(0.375)  # track 0's mean beats track 1's
+    assert video_score(faces, "track_median") == pytest.approx(0.25)
+    assert video_score(faces, "track_topk") == pytest.approx(0.9)  # top quarter of 4 frames: 1 frame
+    # per frame the most suspicious face: 0.5, 0.2, 0.3, 0.9
+    assert video_score(faces, "frame_max_mean") == pytest.approx(0.475)
+    assert video_score(faces, "frame_max_median") == pytest.approx(0.4)
+    assert video_score(faces, "frame_max_topk") == pytest.approx(0.9)
+
+
+def test_faces_that_may_not_decide_are_left_out_of_every_rule():
+    faces = _faces({0: [0.1] * 8, 7: [0.99] * 8}, decides={7: False})
+    for rule in VIDEO_RULES:
+        assert video_score(faces, rule) == pytest.approx(0.1), rule
+    with pytest.raises(ValueError, match="may decide"):
+        video_score(_faces({0: [0.5]}, decides={0: False}), "track_mean")
+    with pytest.raises(ValueError, match="unknown video rule"):
+        video_score(faces, "loudest")
+
+
+def test_dfdc_confident_strategy():
+    p = np.array([0.9] * 14 + [0.3] * 18)  # 14 of 32 over 0.8: more than 32 // 2.5 and than 11
+    assert dfdc_confident(p) == pytest.approx(0.9)
+    p = np.array([0.9] * 10 + [0.3] * 22)  # too few confident fakes: the plain mean
+    assert dfdc_confident(p) == pytest.approx(p.mean())
+    p = np.array([0.05] * 30 + [0.6] * 2)  # over 90% confidently real: their mean
+    assert dfdc_confident(p) == pytest.approx(0.05)
+
+
+def test_compare_rules_ranks_by_log_loss_and_counts_reals_called_fake():
+    rng = np.random.default_rng(0)
+    videos = []
+    for i in range(20):
+        label = i % 2
+        # fakes: one suspicious track; reals: low scores with one noisy spike frame
+        scores = (rng.uniform(0.6, 0.9, 8) if label else np.r_[rng.uniform(0.05, 0.3, 7), 0.95])
+        videos.append({"path": f"v{i}.mp4", "label": label, "group": "x" if label else "real",
+                       "faces": _faces({0: scores.tolist()})})
+    videos.append({"path": "empty.mp4", "label": 0, "faces": _faces({0: [0.5]}, decides={0: False})})
+    scores = rule_scores(videos)
+    assert len(scores) == 20 and set(VIDEO_RULES) <= set(scores.columns)
+    table = compare_rules(scores, n_boot=50)
+    assert list(table.log_loss) == sorted(table.log_loss)
+    by_rule = table.set_index("rule")
+    # the spike frame decides the top-k rules on the reals, not the mean
+    assert by_rule.loc["track_topk", "reals_called_fake"] == "10/10"
+    assert by_rule.loc["track_mean", "reals_called_fake"] == "0/10"
+    assert by_rule.loc["track_mean", "roc_auc"] == 1.0
+    lo, hi = by_rule.loc["track_mean", "log_loss_ci"]
+    assert lo <= by_rule.loc["track_mean", "log_loss"] <= hi
+
+
+def test_face_recall_from_an_external_cache(tmp_path):
+    from dfd.external.face_recall import markdown, recall_from_external, wilson_interval
+
+    root = tmp_path / "set"
+    for rel in ("real/a.jpg", "real/b.jpg", "fake/c.jpg", "real/v.mp4"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    import cv2
+
+    img = np.full((64, 64, 3), 128, np.uint8)
+    for rel in ("real/a.jpg", "real/b.jpg", "fake/c.jpg"):
+        cv2.imwrite(str(root / rel), img)
+    from dfd.io.video_write import write_video
+
+    write_video(root / "real/v.mp4", [img] * 4, fps=4)
+    cache = tmp_path / "out"
+    cache.mkdir()
+    results = {"real/a.jpg": {"verdict": "real", "n_frames_scored": 0},
+               "real/b.jpg": {"verdict": "no_face", "n_frames_scored": 0},
+               "fake/c.jpg": {"verdict": "error", "n_frames_scored": 0},  # errors are not recall
+               "real/v.mp4": {"verdict": "fake", "n_frames_scored": 3}}
+    with open(cache / "results.jsonl", "w") as fh:
+        for path, r in results.items():
+            fh.write(json.dumps({"key": {"path": path}, "result": r}) + "\n")
+    table = recall_from_external(root, cache, frames=4)
+    rows = {(r.source, r.unit): (r.found, r.expected) for r in table.itertuples()}
+    assert rows[("real", "images")] == (1, 2)
+    assert rows[("real", "videos")] == (1, 1)
+    assert rows[("real", "video frames")] == (3, 4)
+    assert ("fake", "images") not in rows  # its one file is an error: no recall to measure
+    lo, hi = wilson_interval(1, 2)
+    assert 0 < lo < 0.5 < hi < 1
+    assert "1 / 2" in markdown(table)
+    assert isinstance(table, pd.DataFrame)
