@@ -45,10 +45,15 @@ def flat_result(result) -> dict:
         "seconds": float(result.timings.get("total", 0.0)),
         "error": result.error,
         "members": {k: float(v) for k, v in result.member_scores.items()},
-        # a video's scored faces, for the comparison of video rules (dfd.evaluation.video_rules)
-        "faces": [{"frame": f.frame_index, "track": f.track_id, "p": round(float(f.p_fake), 6),
-                   "decides": bool(f.decides)} for f in result.faces] if result.kind == "video" else None,
+        "faces": face_records(result) if result.kind == "video" else None,
     }
+
+
+def face_records(result) -> list[dict]:
+    """A video's scored faces as the records the video rules read
+    (:mod:`dfd.evaluation.video_rules`): frame, track, P(fake), whether it may decide."""
+    return [{"frame": f.frame_index, "track": f.track_id, "p": round(float(f.p_fake), 6),
+             "decides": bool(f.decides)} for f in result.faces]
 
 
 def read_cache(path: Path) -> dict[str, dict]:

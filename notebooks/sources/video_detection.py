@@ -166,6 +166,45 @@ if "method" in clips and clips.status.eq("ok").any():
     display(Markdown("**Mean score by manipulation** (real rows should be low, fake rows high)"), by_method.round(3))
 ''',
     '''#md
+## The engine's video rule (what the app and `dfd scan` answer)
+
+The app scores every tracked face with the **bundle** of notebook 05 and turns the faces of the people who may
+decide (seen in enough frames, large enough) into one score by a rule. Seven rules on the same test clips, analysed
+by `Detector.analyze` with 32 frames, next to the temporal model above; sorted by log loss. The engine uses
+`dfd.inference.deciding.VIDEO_RULE`, chosen on these clips and on FaceForensics++ videos
+(`python -m dfd.external.video_rules ../shared/datasets/crossdomain_dev`, docs/experiments.md "Video rules").
+''',
+    '''
+from dfd.evaluation.video_rules import VIDEO_RULES, compare_rules, rule_scores
+from dfd.external.runner import face_records
+from dfd.inference import Detector
+from dfd.inference.deciding import VIDEO_RULE
+from dfd.paths import models_dir, reports_dir
+
+rules_table = None
+if (models_dir(dataset) / "bundle.json").is_file():
+    engine = Detector.from_dir(models_dir(dataset))
+    analysed = []
+    for it in test_items:
+        r = engine.analyze(it.path, frames=32)
+        if r.faces:
+            analysed.append({"path": str(it.path), "label": int(it.label), "group": it.method, "faces": face_records(r)})
+    rule_clips = rule_scores(analysed)
+    if len(rule_clips) and rule_clips.label.nunique() == 2:
+        if "temporal" in clips:
+            rule_clips["temporal"] = rule_clips.path.map(dict(zip(clips.path.astype(str), clips["temporal"])))
+        rules = [*VIDEO_RULES, *(["temporal"] if "temporal" in rule_clips else [])]
+        rules_table = compare_rules(rule_clips, rules, n_boot=0 if smoke else 500, seed=seed)
+        rules_table.to_csv(reports_dir(dataset) / "video_rules.csv", index=False)
+        display(rules_table.drop(columns=["roc_auc_ci", "log_loss_ci"]).round(3))
+        display(Markdown(f"The engine's rule: **{VIDEO_RULE}**; {len(rule_clips)} of {len(test_items)} test clips "
+                         "with a face that may decide."))
+    else:
+        print("too few test clips with faces of both classes to compare rules")
+else:
+    print(f"rule comparison skipped: no model bundle in {models_dir(dataset)} (bundle.json is written by notebook 05)")
+''',
+    '''#md
 ## How many frames per video?
 
 For N = 8, 16, 32, 64, 100 sampled frames: decode, detect and track, align, score with the image CNN and take the
@@ -247,6 +286,9 @@ update_metrics(dataset, "video", {
     "aggregations": _table(agg),
     "no_face_clips": int(agg.attrs["no_face"]),
     "frames_per_video": _table(fpv),
+    "engine_video_rule": VIDEO_RULE,
+    "video_rules": None if rules_table is None else _table(
+        rules_table.drop(columns=["roc_auc_ci", "log_loss_ci"]).set_index("rule")),
 })
 print("metrics written under 'video'")
 ''',
