@@ -198,3 +198,33 @@ def test_rule_functions():
     assert deciding_faces([], [], (10, 10)) == []
     # the main face always may decide, however small every face is
     assert deciding_faces([(0, 0, 20, 20), (50, 50, 4, 4)], [0.99, 0.99], (100, 100)) == [0]
+
+
+def test_landmark_plausibility_of_a_real_face_and_of_scrambled_landmarks(feat_data):
+    from dfd.faces import INFERENCE, FaceDetector
+    from dfd.faces.plausibility import PLAUSIBLE, implausible_because, landmark_geometry
+    from dfd.io.images import load_image
+
+    face = FaceDetector(INFERENCE).detect(load_image(feat_data / "single_face.jpg"))[0]
+    g = landmark_geometry(face)
+    assert set(g) == set(PLAUSIBLE) and implausible_because(face) is None
+    rotated = Face(face.box, face.score, (face.landmarks - face.landmarks[2]) @ np.array([[0, 1], [-1, 0]])
+                   + face.landmarks[2])  # the same face turned 90 degrees in the image: still a face
+    assert landmark_geometry(rotated)["eye_mouth_to_eyes"] == pytest.approx(g["eye_mouth_to_eyes"])
+    nose_up = face.landmarks.copy()
+    nose_up[2] = face.landmarks[:2].mean(axis=0) - (face.landmarks[3:].mean(axis=0) - face.landmarks[:2].mean(axis=0))
+    why = implausible_because(Face(face.box, face.score, nose_up))  # the nose above the eyes
+    assert why and "nose along" in why
+    wide_mouth = face.landmarks.copy()
+    wide_mouth[3, 0] -= 2 * (face.landmarks[1, 0] - face.landmarks[0, 0])
+    assert "mouth to eyes" in implausible_because(Face(face.box, face.score, wide_mouth))
+
+
+def test_an_implausible_face_does_not_decide_unless_every_face_is():
+    boxes, scores = [(0, 0, 100, 100), (150, 0, 90, 90)], [0.99, 0.99]
+    assert deciding_faces(boxes, scores, (300, 300)) == [0, 1]
+    assert deciding_faces(boxes, scores, (300, 300), plausible=[True, False]) == [0]
+    assert deciding_faces(boxes, scores, (300, 300), plausible=[False, True]) == [1]
+    assert deciding_faces(boxes, scores, (300, 300), plausible=[False, False]) == [0, 1]
+    assert track_exclusion(1.0, 100, implausible_share=0.75).startswith("landmarks unlike a face")
+    assert track_exclusion(1.0, 100, implausible_share=0.5) is None

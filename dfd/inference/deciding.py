@@ -7,9 +7,11 @@ measured (issue 16 asks for a measured rule).
 
 * Images: a face much smaller than the main face (:func:`dfd.faces.choose_main_face`), under
   :data:`MIN_AREA_SHARE_OF_MAIN` of its area, is scored and shown but does not decide: a
-  background face or a face on a poster must not outvote the person photographed. The most
-  suspicious of the remaining faces decides.
-* Videos: a track seen in under :data:`MIN_TRACK_SHARE` of the sampled frames, or whose
+  background face or a face on a poster must not outvote the person photographed. Nor does a
+  face whose landmarks are unlike a face's (:mod:`dfd.faces.plausibility`: cartoons, patterns),
+  unless every face is. The most suspicious of the remaining faces decides.
+* Videos: a track whose landmarks are unlike a face's in most frames, one seen in under
+  :data:`MIN_TRACK_SHARE` of the sampled frames, or whose
   median face is under :data:`MIN_DECIDING_FACE_PX`, is shown but does not decide, unless no
   other track may (then every track may). The most suspicious track that may decide does.
 * No usable face: faces under :data:`MIN_SCORED_FACE_PX` are not scored at all; a video needs
@@ -86,18 +88,26 @@ def enough_frames(n_with_face: int, n_frames: int) -> bool:
     return n_with_face >= min(MIN_FRAMES_WITH_FACE, n_frames) and n_with_face > 0
 
 
-def deciding_faces(boxes: list, scores: list[float], image_shape) -> list[int]:
+def deciding_faces(boxes: list, scores: list[float], image_shape, plausible: list[bool] | None = None) -> list[int]:
     """Indices of the faces of one image that may decide its verdict: all but those under
-    :data:`MIN_AREA_SHARE_OF_MAIN` of the main face's area (the main face always may)."""
+    :data:`MIN_AREA_SHARE_OF_MAIN` of the main face's area (the main face always may), and
+    but those whose landmarks are unlike a face's (``plausible`` False,
+    :mod:`dfd.faces.plausibility`) — unless that would leave none."""
     if not boxes:
         return []
     faces = [Face(tuple(b), float(s), np.zeros((5, 2))) for b, s in zip(boxes, scores)]
     main = choose_main_face(faces, image_shape)
-    return [i for i, f in enumerate(faces) if f is main or f.area >= MIN_AREA_SHARE_OF_MAIN * main.area]
+    may = [i for i, f in enumerate(faces) if f is main or f.area >= MIN_AREA_SHARE_OF_MAIN * main.area]
+    if plausible is not None:
+        may = [i for i in may if plausible[i]] or may
+    return may
 
 
-def track_exclusion(share_of_frames: float, median_face_px: float) -> str | None:
-    """Why a track may not decide on its own (None: it may)."""
+def track_exclusion(share_of_frames: float, median_face_px: float, implausible_share: float = 0.0) -> str | None:
+    """Why a track may not decide on its own (None: it may). ``implausible_share``: the
+    share of its frames whose landmarks are unlike a face's (over half: it may not)."""
+    if implausible_share > 0.5:
+        return f"landmarks unlike a face in {implausible_share:.0%} of its frames"
     if share_of_frames < MIN_TRACK_SHARE:
         return f"seen in {share_of_frames:.0%} of the frames (under {MIN_TRACK_SHARE:.0%})"
     if median_face_px < MIN_DECIDING_FACE_PX:

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from dfd.errors import BadInputError, DfdError  # noqa: E402
 from dfd.evaluation.bundle import EnsembleBundle  # noqa: E402
 from dfd.faces import INFERENCE, Face, FaceDetector, align_face, centre_square, choose_main_face  # noqa: E402
+from dfd.faces.plausibility import implausible_because  # noqa: E402
 from dfd.inference.deciding import deciding_faces, no_face_reason, scored_faces  # noqa: E402
 from dfd.inference.limits import Limits, _Abort, _Clock  # noqa: E402
 from dfd.inference.members import (  # noqa: E402
@@ -282,7 +283,8 @@ class Detector:
             return res
         faces = self._score(candidates, explain, clock)
         # a much smaller face is shown but does not outvote the main one (dfd.inference.deciding)
-        may = deciding_faces([f.box for f in faces], [f.score for f in faces], rgb.shape)
+        may = deciding_faces([f.box for f in faces], [f.score for f in faces], rgb.shape,
+                             plausible=[f.implausible is None for f in faces])
         for i, f in enumerate(faces):
             f.decides = i in may
         best = max(may, key=lambda i: faces[i].p_fake)  # the first on a tie
@@ -382,6 +384,7 @@ class Detector:
                 track_id=c.track_id,
                 ood={name: {"distance": float(o["distance"][i]), "threshold": float(o["threshold"]),
                             "out": bool(o["out"][i])} for name, o in ood.items()},
+                implausible=implausible_because(c.face),
             ))
         return out
 

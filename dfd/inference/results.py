@@ -23,6 +23,7 @@ class FaceResult:
     decides: bool = True  # may set the verdict (dfd.inference.deciding): False for a bystander
     # member -> {"distance", "threshold", "out"}: its out-of-domain check (empty without scorers)
     ood: dict[str, dict] = field(default_factory=dict)
+    implausible: str | None = None  # why its landmarks are unlike a face's (dfd.faces.plausibility), or None
 
     @property
     def members_out(self) -> list[str]:
@@ -38,6 +39,7 @@ class FaceResult:
             "frame_index": self.frame_index,
             "track_id": self.track_id,
             "decides": bool(self.decides),
+            "implausible": self.implausible,
             "ood": {k: {"distance": _r(o["distance"]), "threshold": _r(o["threshold"]), "out": bool(o["out"])}
                     for k, o in self.ood.items()},
         }

@@ -138,7 +138,8 @@ def track_results(faces: list[FaceResult], n_frames: int, frame_short_side: int)
     for track_id, faces_of_track in _by_track(faces).items():
         size = float(np.median([face_px(f.box) for f in faces_of_track]))
         share = len(faces_of_track) / max(1, n_frames)
-        why_not = track_exclusion(share, size)
+        implausible = sum(f.implausible is not None for f in faces_of_track) / len(faces_of_track)
+        why_not = track_exclusion(share, size, implausible)
         in_order = sorted(faces_of_track, key=lambda f: f.frame_index)
         series = [float(f.p_fake) for f in in_order]
         out.append(TrackResult(
