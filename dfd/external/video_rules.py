@@ -76,6 +76,30 @@ def rule_table(videos: list[dict], n_boot: int = 1000, seed: int = 0, threshold:
     return pd.concat(tables, ignore_index=True)
 
 
+def frames_table(labelled: LabelledSet, detector, ns, out_dir, rule: str | None = None, n_boot: int = 500,
+                 seed: int = 0) -> pd.DataFrame:
+    """The engine's video rule (default :data:`dfd.inference.deciding.VIDEO_RULE`) against
+    the number of sampled frames: for each N the videos analysed with ``frames=N`` (cached in
+    ``out_dir/frames_<N>/``), ROC-AUC [95% CI], log loss and seconds per video."""
+    import numpy as np
+
+    from dfd.external.runner import analyse
+    from dfd.inference.deciding import VIDEO_RULE
+
+    rule = rule or VIDEO_RULE
+    rows = []
+    for n in ns:
+        cache = Path(out_dir) / f"frames_{int(n)}"
+        table = analyse(labelled, detector, cache, frames=int(n))
+        videos = labelled_videos(labelled, cache)
+        scores = rule_scores(videos)
+        row = compare_rules(scores, [rule], n_boot=n_boot, seed=seed).iloc[0].to_dict()
+        row.update({"frames": int(n), "no_face": int((table.verdict == "no_face").sum()),
+                    "seconds_per_video": float(np.mean(table.seconds))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def markdown(table: pd.DataFrame) -> str:
     def ci(v):
         return "" if v is None or v[0] is None else f" [{v[0]:.3f}, {v[1]:.3f}]"
@@ -97,6 +121,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--temporal", default=None, help="also compare this temporal model (.h5, notebook 06)")
+    ap.add_argument("--frames-list", default="", help="e.g. 8,16,32,64: also the engine's rule against frames per video")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many videos per label and source")
     args = ap.parse_args(argv)
 
     from dfd.external.evaluate import external_dir
@@ -107,7 +133,7 @@ def main(argv=None) -> int:
     quiet_tensorflow_logs()
     labelled = collect_labels(args.folder)
     videos_only = LabelledSet(labelled.root, labelled.files[labelled.files.kind == "video"].reset_index(drop=True),
-                              labelled.origin)
+                              labelled.origin).limited(args.limit)
     out = external_dir(args.dataset, args.name or labelled.name)
     detector = Detector.from_dir(args.models or default_models_dir(args.dataset))
     detector.warmup()
@@ -116,7 +142,22 @@ def main(argv=None) -> int:
     extra = {"temporal": temporal_scores([v["path"] for v in videos], args.temporal)} if args.temporal else None
     table = rule_table(videos, n_boot=args.n_boot, extra=extra)
     write_table(table, out, "video_rules", markdown(table))
+    if args.frames_list:
+        ns = [int(v) for v in args.frames_list.split(",") if v.strip()]
+        fpv = frames_table(videos_only, detector, ns, out, n_boot=args.n_boot)
+        write_table(fpv, out, "frames_per_video", frames_markdown(fpv))
     return 0
+
+
+def frames_markdown(table: pd.DataFrame) -> str:
+    lines = ["| frames | videos | ROC-AUC [95% CI] | log loss | reals called fake | no_face | s/video |",
+             "|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lo, hi = r.roc_auc_ci
+        ci = "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
+        lines.append(f"| {r.frames} | {r.videos} | {r.roc_auc:.3f}{ci} | {r.log_loss:.3f} | {r.reals_called_fake} | "
+                     f"{r.no_face} | {r.seconds_per_video:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

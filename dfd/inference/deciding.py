@@ -47,7 +47,9 @@ MIN_FRAMES_WITH_FACE = 2
 # on crossdomain_dev's 72 FF++ videos it had the lowest log loss (0.752, vs 0.814 for the old
 # per-track top-k mean) and the highest AUC (0.643 vs 0.638), 8 vs 15 of 24 real videos over
 # 0.5; on the 44 default test clips it equals the per-track mean (AUC 0.690 vs 0.671, log loss
-# 0.725 vs 0.691, 0 vs 5 of 22 real clips over 0.5). The mean rules won AUC on both sets.
+# 0.725 vs 0.691, 0 vs 5 of 22 real clips over 0.5). The mean rules won AUC on both sets. The
+# temporal model (notebook 06) won on the default clips it was trained on (AUC 0.767) but lost
+# on FF++ (0.578), so the engine does not use it.
 VIDEO_RULE = "frame_max_mean"
 
 # Bumped whenever a rule of the engine that changes verdicts or scores changes (who decides,
