@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,3 +105,43 @@ def test_face_recall_from_an_external_cache(tmp_path):
     assert 0 < lo < 0.5 < hi < 1
     assert "1 / 2" in markdown(table)
     assert isinstance(table, pd.DataFrame)
+
+
+def test_frames_table_runs_the_engine_once_per_frame_count_and_caches(tmp_path):
+    from types import SimpleNamespace
+
+    from dfd.external.labels import collect_labels
+    from dfd.external.video_rules import frames_markdown, frames_table, labelled_videos
+    from dfd.inference import AnalysisResult, FaceResult
+    from tests.corpus import _write_video
+
+    for rel in ("real/a.avi", "real/b.avi", "fake/c.avi", "fake/d.avi"):
+        (tmp_path / "set" / rel).parent.mkdir(parents=True, exist_ok=True)
+        _write_video(tmp_path / "set" / rel, [np.full((48, 64, 3), v, np.uint8) for v in (30, 90, 150)])
+    base = {"a": 0.2, "b": 0.4, "c": 0.6, "d": 0.9}
+
+    class Scripted:  # a video's faces: one per sampled frame, P(fake) from its name
+        model_ids = ["cnn@000000000000"]
+        bundle = SimpleNamespace(threshold=0.5, uncertain_band=(0.4, 0.6))
+        calls = []
+
+        def analyze(self, path, frames=32):
+            self.calls.append(frames)
+            p = base[Path(path).stem]
+            faces = [FaceResult((0, 0, 9, 9), 0.99, p, {"cnn": p}, None, {}, frame_index=i, track_id=0)
+                     for i in range(frames)]
+            return AnalysisResult(path=str(path), kind="video", verdict="real", p_fake=p, member_scores={"cnn": p},
+                                  faces=faces, frames=[], suspicious_frames=[], timings={"total": 0.1 * frames},
+                                  models=self.model_ids, threshold=0.5, uncertain_band=(0.4, 0.6))
+
+    labelled = collect_labels(tmp_path / "set")
+    det = Scripted()
+    table = frames_table(labelled, det, (2, 4), tmp_path / "out", n_boot=0)
+    assert list(table.frames) == [2, 4] and list(table.videos) == [4, 4]
+    assert table.roc_auc.tolist() == [1.0, 1.0] and table.seconds_per_video.tolist() == pytest.approx([0.2, 0.4])
+    assert sorted(det.calls) == [2, 2, 2, 2, 4, 4, 4, 4]
+    videos = labelled_videos(labelled, tmp_path / "out" / "frames_4")
+    assert sorted(len(v["faces"]) for v in videos) == [4, 4, 4, 4]
+    frames_table(labelled, det, (2,), tmp_path / "out", n_boot=0)
+    assert len(det.calls) == 8  # cached: nothing analysed again
+    assert "| 2 | 4 |" in frames_markdown(table)
