@@ -109,7 +109,8 @@ outside = (p < op.band[0]) | (p > op.band[1])
 acc_outside = float(((p[outside] >= op.threshold) == y[outside]).mean()) if outside.any() else float("nan")
 display(Markdown(f"Threshold **{op.threshold:.2f}**, uncertain band **[{op.band[0]:.2f}, {op.band[1]:.2f}]**"
                  f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}; target accuracy {op.target_accuracy:.0%}: "
-                 f"{op.coverage:.0%} of validation faces decided at accuracy {op.accuracy_outside:.3f}.  \\n"
+                 f"{op.coverage:.0%} of validation faces decided at accuracy "
+                 f"{'–' if op.accuracy_outside is None else format(op.accuracy_outside, '.3f')}.  \\n"
                  f"On test: {outside.mean():.0%} of faces decided, accuracy on those {acc_outside:.3f}."))
 best_ens, best_cal = study.fitted[study.best]
 p_valid = best_cal.transform(best_ens.predict(study.table[study.members].to_numpy()[study.valid_idx]))
