@@ -5,7 +5,9 @@ A dataset's recipe file has one section per model it trains (``cnn``, ``cnn_lstm
 every setting that run uses: the ``architecture`` built (a registered model config, e.g.
 faces140k's ``cnn`` is a ``multistream``), ``input_size``, ``epochs``, ``batch_size``,
 ``learning_rate``, ``weight_decay``, ``patience``, ``min_epochs``, ``augment``, all of the
-``augmentation`` fields and all of the architecture's ``options`` (L2 penalties,
+``augmentation`` fields, ``synthesis`` (fresh fakes every epoch from the real training faces,
+:class:`~dfd.training.synthesis.SynthesisConfig` fields, or null: train on the manifest's fakes)
+and all of the architecture's ``options`` (L2 penalties,
 ``fit_readouts``...). A dataset without a file, or a model its file has no section for,
 trains with ``recipes/defaults.json``: those settings, the architecture named like the
 model, and that config's own input size and options. Why each value is what it is:
@@ -24,7 +26,7 @@ RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULTS = "defaults"
 # the training settings every section (and defaults.json) must hold
 TRAINING_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patience", "min_epochs", "augment",
-                 "augmentation")
+                 "augmentation", "synthesis")
 SECTION_KEYS = ("architecture", "input_size", *TRAINING_KEYS, "options")
 # settings whose 0 / "" / {} also means "the recipe's" (none of them can usefully be zero)
 _FALSY_IS_UNSET = {"architecture", "input_size", "epochs", "batch_size", "learning_rate", "augmentation", "options"}
@@ -82,6 +84,10 @@ def check_section(where: str, section: dict) -> None:
 
     _require(where, section, SECTION_KEYS)
     _exactly(f"{where}.augmentation", section["augmentation"], [f.name for f in fields(AugmentConfig)])
+    if section["synthesis"] is not None:
+        from dfd.training.synthesis import SynthesisConfig
+
+        _exactly(f"{where}.synthesis", section["synthesis"], [f.name for f in fields(SynthesisConfig)])
     config = model_config(section["architecture"])
     _exactly(f"{where}.options", section["options"], [k for k in config if k not in _CONFIG_META])
 

@@ -49,6 +49,9 @@ class TrainConfig:
     seed: int = 0
     augment: bool | None = None
     augmentation: dict | None = None  # AugmentConfig fields (the class's defaults fill any left out)
+    # fresh fakes every epoch from the real training faces (SynthesisConfig fields); None: the
+    # recipe's; {"kinds": []}: off, train on the manifest's fakes
+    synthesis: dict | None = None
     smoke: bool = False
     options: dict | None = None  # the architecture's hyper-parameters (its config fills what is left out)
 
@@ -120,7 +123,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
     from dfd.metrics import compute_metrics
     from dfd.models import adapt_model, base_card, build_model, built_config, save_model
     from dfd.training.hooks import hooks_for
-    from dfd.training.input_pipeline import AugmentConfig, load_images, make_dataset
+    from dfd.training.input_pipeline import AugmentConfig, load_images, make_dataset, make_fresh_fake_dataset
+    from dfd.training.synthesis import FreshFakes, SynthesisConfig
 
     set_determinism(cfg.seed)
     cfg = apply_recipe(cfg)
@@ -134,27 +138,44 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         print(f"training {cfg.model} ({cfg.architecture}) on {cfg.dataset} at {size}px on {device}")
 
     frames = {s: manifest[manifest.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
+    synthesis = SynthesisConfig.from_dict(cfg.synthesis)
     for s, df in frames.items():
+        if s == "train" and synthesis.enabled:  # real faces are enough: the fakes are made from them
+            if (df.label == 0).sum() < 2:
+                raise ValueError(f"training on fresh fakes needs at least 2 real training faces (has "
+                                 f"{int((df.label == 0).sum())})")
+            continue
         if df.empty or df.label.nunique() < 2:
             raise ValueError(f"the {s} split needs both real and fake faces (has {len(df)} rows); "
                              "re-run notebook 01 or use a larger dataset")
     arrays = {s: load_images(df.path.tolist(), size) for s, df in frames.items()}
     labels = {s: df.label.to_numpy(np.int64) for s, df in frames.items()}
 
-    batch = min(cfg.batch_size, len(frames["train"]))
-    steps = max(1, len(frames["train"]) // batch)
     augment = AugmentConfig.from_dict(cfg.augmentation) if cfg.augment else AugmentConfig.off()
-    train_ds = make_dataset(arrays["train"], labels["train"], batch, training=True, seed=cfg.seed, augment=augment)
+    if synthesis.enabled:  # the training fakes are made afresh each epoch from the real faces
+        fakes = FreshFakes(arrays["train"][labels["train"] == 0], synthesis, seed=cfg.seed,
+                           fixed=arrays["train"][labels["train"] == 1])
+        fit_x, fit_y, _ = fakes.epoch(0)  # what the unsupervised parts and the family hooks see
+        batch = min(cfg.batch_size, len(fit_y))
+        steps = max(1, len(fit_y) // batch)
+        train_ds = make_fresh_fake_dataset(fakes, batch, seed=cfg.seed, augment=augment)
+        if verbose:
+            print(f"fresh fakes every epoch ({', '.join(synthesis.kinds)}) from {len(fakes.reals)} real training faces")
+    else:
+        fit_x, fit_y = arrays["train"], labels["train"]
+        batch = min(cfg.batch_size, len(frames["train"]))
+        steps = max(1, len(frames["train"]) // batch)
+        train_ds = make_dataset(arrays["train"], labels["train"], batch, training=True, seed=cfg.seed, augment=augment)
     valid_ds = make_dataset(arrays["valid"], labels["valid"], 64, training=False)
 
     model = build_model(cfg.architecture, input_size=size, **cfg.options)
     config = built_config(model)
     hooks = hooks_for(config["model"])(config, verbose)
     t0 = time.time()  # training time counts adapting and the family's own steps too
-    adapted = adapt_model(model, arrays["train"])  # unsupervised parts first, on un-augmented faces
+    adapted = adapt_model(model, fit_x)  # unsupervised parts first, on un-augmented faces
     if verbose and adapted:
-        print(f"adapted {', '.join(adapted)} to the {len(arrays['train'])} training faces")
-    trained = hooks.prepare(model, arrays["train"], labels["train"], started=t0)  # what gradient descent fits
+        print(f"adapted {', '.join(adapted)} to the {len(fit_x)} training faces")
+    trained = hooks.prepare(model, fit_x, fit_y, started=t0)  # what gradient descent fits
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * epochs, alpha=0.05)
     trained.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
@@ -205,7 +226,8 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         split_sizes={s: {"real": int((labels[s] == 0).sum()), "fake": int((labels[s] == 1).sum())} for s in labels},
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "options"}, "options": cfg.options,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
-                  "device": device, "augmentation": asdict(augment), **hooks.card_extras()},
+                  "device": device, "augmentation": asdict(augment), "synthesis": synthesis.to_dict(),
+                  **hooks.card_extras()},
         metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
         face_stage=_face_stage_params(cfg.dataset),
     )

@@ -35,19 +35,23 @@ Landmarks that are not five finite, distinct points raise
 Modules: :mod:`~dfd.data.synth.parameters` (the sampled random choices),
 :mod:`~dfd.data.synth.geometry` (landmark frame, face outline and mask),
 :mod:`~dfd.data.synth.blending` (filters, colour transfer, feathered and Poisson blending),
-:mod:`~dfd.data.synth.self_blend` and :mod:`~dfd.data.synth.face_swap` (the two families).
+:mod:`~dfd.data.synth.self_blend` and :mod:`~dfd.data.synth.face_swap` (the two families), and
+:mod:`~dfd.data.synth.upsampling` (whole-image pseudo-fakes: generator-like up-sampling traces, used
+by the training pipeline's fresh fakes, :mod:`dfd.training.synthesis`).
 """
 
 from dfd.data.synth.face_swap import face_swap
 from dfd.data.synth.geometry import CROP_IOD, estimate_yaw, face_mask, similarity_transform
 from dfd.data.synth.parameters import jitter_params, sample_params
 from dfd.data.synth.self_blend import self_blend
+from dfd.data.synth.upsampling import upsampling_trace
 
 __all__ = [
     "CROP_IOD",
     "face_mask",
     "self_blend",
     "face_swap",
+    "upsampling_trace",
     "sample_params",
     "jitter_params",
     "similarity_transform",
