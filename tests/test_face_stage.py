@@ -256,3 +256,34 @@ def test_small_faces_in_large_images_are_found_by_the_finer_retry(feat_data):
     assert 2100 <= fx + fw / 2 <= 2250 and 1400 <= fy + fh / 2 <= 1550 and fw < 80
     assert INFERENCE.finer_scale(3000, 4000) == 2 * INFERENCE.scale(3000, 4000)
     assert INFERENCE.finer_scale(480, 640) is None  # searched at the min-face scale already
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_photos_turned_a_quarter_are_found_by_the_rotated_retry_and_crop_upright(feat_data, k):
+    """A portrait whose orientation was lost (turned 90 degrees either way) escapes MTCNN; turned
+    back and searched, the face returns in the turned photo's pixels with the upright face's
+    landmark order, so its aligned crop is the upright photo's crop."""
+    from dfd.faces import INFERENCE
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    upright = FaceDetector(INFERENCE).detect(rgb)[0]
+    turned = np.ascontiguousarray(np.rot90(rgb, k))
+    assert FaceDetector(INFERENCE, retry_rotated=False).detect(turned) == []
+    faces = FaceDetector(INFERENCE).detect(turned)
+    assert len(faces) == 1
+    h, w = rgb.shape[:2]
+    # where the upright landmarks lie in the turned photo (np.rot90 counter-clockwise k times)
+    x, y = upright.landmarks[:, 0], upright.landmarks[:, 1]
+    expected = np.stack([y, w - x], 1) if k == 1 else np.stack([h - y, x], 1)
+    assert np.abs(faces[0].landmarks - expected).max() < 4.0
+    bx, by, bw, bh = faces[0].box
+    assert 0 <= bx and bx + bw <= turned.shape[1] + 1 and 0 <= by and by + bh <= turned.shape[0] + 1
+    crop_turned, _ = align_face(turned, faces[0].landmarks, size=96)
+    crop_upright, _ = align_face(rgb, upright.landmarks, size=96)
+    assert np.abs(crop_turned.astype(int) - crop_upright).mean() < 12  # same face, upright
+
+
+def test_video_frames_are_not_searched_turned():
+    from dfd.faces import INFERENCE, VIDEO
+
+    assert INFERENCE.retry_rotated and not VIDEO.retry_rotated

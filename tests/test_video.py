@@ -221,8 +221,7 @@ def test_face_appears_halfway(feat_data, detector):
 
 
 def test_frames_without_a_face_are_searched_again_padded_then_finer_only_when_that_searches_more(monkeypatch):
-    from dfd.data.video_crops import track_main_face
-    from dfd.faces import detection
+    from dfd.faces import detection, track_faces
 
     class Blind:  # the compiled MTCNN finding nothing: records the searched copies' shapes
         def __init__(self):
@@ -236,14 +235,14 @@ def test_frames_without_a_face_are_searched_again_padded_then_finer_only_when_th
     blind = Blind()
     monkeypatch.setattr(detection, "_SHARED_MTCNN", blind)
     big = [Frame(i, i / 25, np.zeros((720, 1280, 3), np.uint8)) for i in range(3)]
-    assert track_main_face(big, FaceDetector(VIDEO)).no_face
+    assert track_faces(big, FaceDetector(VIDEO)).no_face
     s = VIDEO.scale(720, 1280)  # 0.15: a 192 px copy
     m = 640  # the padded retry's margin: half the longer side, searched at the same scale
     assert blind.shapes == [(round(720 * s), 192), (round((720 + 2 * m) * s), round((1280 + 2 * m) * s)),
                             (round(720 * 2 * s), 384)]  # then finer: twice the detection resolution
     blind.shapes.clear()
     small = [Frame(i, i / 25, np.zeros((240, 320, 3), np.uint8)) for i in range(3)]
-    assert track_main_face(small, FaceDetector(VIDEO)).no_face
+    assert track_faces(small, FaceDetector(VIDEO)).no_face
     # a 320 px frame is searched at the same 0.6 copy either way: padded, but no finer retry
     assert blind.shapes == [(144, 192), (round(560 * 0.6), round(640 * 0.6))]
 

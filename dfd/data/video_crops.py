@@ -64,12 +64,6 @@ class ClipCrops:
         return d
 
 
-def track_main_face(frames, detector):
-    """:func:`dfd.faces.tracking.track_faces` on the sampled frames (the detector itself
-    searches a frame without a face again, padded and finer: :mod:`dfd.faces.detection`)."""
-    return track_faces(frames, detector)
-
-
 def _crop_key(sha: str, params: dict) -> str:
     tag = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
     return f"{sha[:32]}_{tag}"
@@ -115,7 +109,7 @@ def crop_clip(
         result = ClipCrops(path, "error", exc.reason)
     else:
         frames = sample.frames
-        tracks = track_main_face(frames, detector)
+        tracks = track_faces(frames, detector)  # frames without a face are searched again by the detector
         base = dict(indices=[f.index for f in frames], times=[round(f.time_s, 4) for f in frames],
                     n_tracks=len(tracks), frames_without_face=tracks.frames_without_face,
                     video_frames=sample.info.frame_count, notes=list(sample.notes))

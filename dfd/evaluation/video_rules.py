@@ -45,11 +45,23 @@ def _by_track(faces) -> dict[int, np.ndarray]:
     return {t: np.asarray(p) for t, p in tracks.items()}
 
 
+def most_suspicious_per_frame(faces: Sequence[Mapping]) -> list[int]:
+    """For each frame, in frame order, the position in ``faces`` of its most suspicious face
+    that may decide (the first listed on a tie): the faces SBI's rule takes."""
+    best: dict[int, int] = {}
+    for i, f in enumerate(faces):
+        if not f.get("decides", True):
+            continue
+        k = int(f["frame"])
+        if k not in best or float(f["p"]) > float(faces[best[k]]["p"]):
+            best[k] = i
+    if not best:
+        raise ValueError("no face of this video may decide (no scored face?)")
+    return [best[k] for k in sorted(best)]
+
+
 def _frame_max(faces) -> np.ndarray:
-    best: dict[int, float] = {}
-    for f in _deciding(faces):
-        best[int(f["frame"])] = max(best.get(int(f["frame"]), 0.0), float(f["p"]))
-    return np.asarray([best[k] for k in sorted(best)])
+    return np.asarray([float(faces[i]["p"]) for i in most_suspicious_per_frame(faces)])
 
 
 def _topk_mean(p: np.ndarray) -> float:

@@ -25,6 +25,13 @@ When nothing is found, two retries (:attr:`DetectorSettings.retry`) recover face
   face kept is then larger than ``min_face_size``) is searched again at twice the scale (at
   most the scale ``min_face_size`` asks for, and :data:`FINER_MAX_PIXELS` pixels): faces half
   as large are found. The clip crops' old whole-clip retry at twice ``max_side``, per frame.
+* **rotated** (:attr:`DetectorSettings.retry_rotated`): a photo whose orientation was lost (no
+  EXIF rotation, a scan, a screenshot of a turned phone) is searched turned by a quarter, three
+  quarters and a half; faces come back in the original's pixels with the upright face's
+  landmark order, so the aligned crop is upright. MTCNN itself finds faces tilted up to about
+  30 degrees and many three-quarter views; full profiles stay beyond it. Off for video frames
+  (the container's rotation is applied when decoding), where a frame without a face is common
+  and each search costs time.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ class DetectorSettings:
     min_face_size: float  # px in the original image: the smallest face looked for
     min_confidence: float = 0.9  # MTCNN's final (ONet) score a face needs
     retry: bool = True  # search again (padded, then finer) an image where no face was found
+    # then also turned a quarter, half and three quarters (a photo whose orientation was lost)
+    retry_rotated: bool = True
 
     def __post_init__(self):
         if not self.max_side >= MTCNN_WINDOW:
@@ -94,10 +103,10 @@ DEFAULT_DATASET = DetectorSettings(max_side=640, min_face_size=16)
 # Clip crops, video scoring and the video study: once a 320 px copy searched from 20 px faces,
 # i.e. a 192 px copy searched from MTCNN's 12 px window (faces fill a good part of a video; a
 # 720p frame is searched from 80 px faces, and from 40 px by the finer retry when none is found).
-VIDEO = DetectorSettings(max_side=192, min_face_size=20)
+VIDEO = DetectorSettings(max_side=192, min_face_size=20, retry_rotated=False)
 # The video dataset's source videos (360p-540p): faces from 20 px, searched at <= 480 px (what
 # a 320 px copy came to when MTCNN was given 8-20 px faces on it, i.e. enlarged it up to 1.5x).
-VIDEO_SOURCES = DetectorSettings(max_side=480, min_face_size=20)
+VIDEO_SOURCES = DetectorSettings(max_side=480, min_face_size=20, retry_rotated=False)
 
 
 def faces_from_mtcnn(raw, sx: float, sy: float, min_confidence: float) -> list[Face]:
@@ -169,7 +178,8 @@ class FaceDetector:
     Every instance shares the process's one compiled MTCNN (:func:`compiled_mtcnn`), so
     instances cost nothing and are safe to use from several threads."""
 
-    VERSION = 3  # bump when detection changes: part of cache_tag (2: one compiled detector, MTCNN at 12 px; 3: retries)
+    VERSION = 4  # bump when detection changes: part of cache_tag (2: one compiled detector, MTCNN at 12 px; 3: retries;
+    # 4: the rotated retry)
 
     def __init__(self, preset: DetectorSettings = DATA_PREP, **changes):
         if not isinstance(preset, DetectorSettings):
@@ -238,11 +248,30 @@ class FaceDetector:
         if missed:
             for i, faces in zip(missed, self._padded_search([images[i] for i in missed], batch_size)):
                 out[i] = faces
-        missed = [i for i in missed if not out[i] and self._config.finer_scale(*images[i].shape[:2])]
-        if missed:
-            scales = [self._config.finer_scale(*images[i].shape[:2]) for i in missed]
-            for i, faces in zip(missed, self._search([images[i] for i in missed], scales, batch_size)):
+        finer = [i for i in missed if not out[i] and self._config.finer_scale(*images[i].shape[:2])]
+        if finer:
+            scales = [self._config.finer_scale(*images[i].shape[:2]) for i in finer]
+            for i, faces in zip(finer, self._search([images[i] for i in finer], scales, batch_size)):
                 out[i] = faces
+        missed = [i for i in missed if not out[i]]
+        if missed and self._config.retry_rotated:
+            for i, faces in zip(missed, self._rotated_search([images[i] for i in missed], batch_size)):
+                out[i] = faces
+        return out
+
+    def _rotated_search(self, images, batch_size: int) -> list[list[Face]]:
+        """Each image turned by a quarter, a half and three quarters and searched; the faces of
+        the turn with the most confident face, mapped back into the original's pixels. The
+        landmarks keep the upright face's order (its left eye first), so alignment gives an
+        upright crop."""
+        out = []
+        for im in images:
+            h, w = im.shape[:2]
+            turned = [np.ascontiguousarray(np.rot90(im, k)) for k in QUARTER_TURNS]
+            found = self._search(turned, [self._config.scale(*t.shape[:2]) for t in turned], batch_size)
+            best = max(zip(QUARTER_TURNS, found), key=lambda kf: max((f.score for f in kf[1]), default=0.0))
+            k, faces = best
+            out.append([_unturned(f, k, h, w) for f in faces])
         return out
 
     def _padded_search(self, images, batch_size: int) -> list[list[Face]]:
@@ -291,6 +320,29 @@ class FaceDetector:
                 for i, r in zip(chunk, raw):
                     out[i] = faces_from_mtcnn(r, sx, sy, self._config.min_confidence)
         return out
+
+
+QUARTER_TURNS = (1, 3, 2)  # np.rot90's k (counter-clockwise quarter turns), most likely first
+
+
+def _unturn_points(pts: np.ndarray, k: int, h: int, w: int) -> np.ndarray:
+    """Points of ``np.rot90(image, k)`` back in the ``h`` x ``w`` image's pixels."""
+    x, y = pts[:, 0], pts[:, 1]
+    if k == 1:
+        return np.stack([w - y, x], axis=1)
+    if k == 2:
+        return np.stack([w - x, h - y], axis=1)
+    if k == 3:
+        return np.stack([y, h - x], axis=1)
+    return pts.copy()
+
+
+def _unturned(face: Face, k: int, h: int, w: int) -> Face:
+    x, y, bw, bh = face.box
+    corners = _unturn_points(np.array([[x, y], [x + bw, y + bh]], np.float64), k, h, w)
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), face.score,
+                _unturn_points(np.asarray(face.landmarks, np.float64), k, h, w))
 
 
 def _copy_size(height: int, width: int, scale: float) -> tuple[int, int]:

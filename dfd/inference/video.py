@@ -22,7 +22,7 @@ import numpy as np
 from dfd.errors import BadInputError
 from dfd.evaluation.aggregation import smooth_scores, top_k_count
 from dfd.faces import detect_frames, track_faces
-from dfd.evaluation.video_rules import video_score
+from dfd.evaluation.video_rules import most_suspicious_per_frame, video_score
 from dfd.inference.deciding import (
     VIDEO_RULE,
     enough_frames,
@@ -57,9 +57,12 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    found = detect_frames(detector.face_detector, [f.rgb for f in frames])
+    face_detector = detector.face_detector
+    if getattr(getattr(face_detector, "config", None), "retry_rotated", False):
+        face_detector = face_detector.with_settings(retry_rotated=False)  # frames are decoded upright
+    found = detect_frames(face_detector, [f.rgb for f in frames])
     clock.check()
-    tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
+    tracks = track_faces(frames, face_detector, faces=[scored_faces(f) for f in found])
     candidates, n_faces = _tracked_candidates(detector, frames, tracks)
     clock.add("faces", time.perf_counter() - t)
     clock.report(0.6)
@@ -119,11 +122,7 @@ def video_decision(faces: list[FaceResult]) -> tuple[float, int, list[FaceResult
         raise ValueError("no face may decide the verdict")
     records = [{"frame": f.frame_index, "track": f.track_id, "p": f.p_fake, "decides": True} for f in deciding]
     score = video_score(records, VIDEO_RULE)
-    per_frame: dict[int, FaceResult] = {}
-    for f in deciding:  # the first face listed wins a tie, as max() does in the rule
-        if f.frame_index not in per_frame or f.p_fake > per_frame[f.frame_index].p_fake:
-            per_frame[f.frame_index] = f
-    top = [per_frame[i] for i in sorted(per_frame)]
+    top = [deciding[i] for i in most_suspicious_per_frame(records)]
     order = list(_by_track(deciding))
     counts = {t: sum(1 for f in top if f.track_id == t) for t in order}
     scores = {t: track_score(fs) for t, fs in _by_track(deciding).items()}
