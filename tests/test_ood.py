@@ -255,3 +255,25 @@ def test_app_shows_and_exports_the_reason(all_out_dir, feat_data, tmp_path, qapp
     header = ResultHeader()
     header.show_entry(entry)
     assert header.message.text() == words
+
+
+def test_ood_rates_table_counts_what_each_member_flags(ood_bundle_dir, feat_data):
+    """Notebook 05's table: clean in-domain faces rarely flagged, noise always, every sweep level listed."""
+    from dfd.evaluation.corruptions import CORRUPTIONS
+    from dfd.evaluation.ood import ood_rates
+    from dfd.models import load_model
+
+    bundle = EnsembleBundle.load(ood_bundle_dir)
+    models = {m.name: (load_model(ood_bundle_dir / m.file)[0], m.input_size[0]) for m in bundle.members}
+    fresh = _jitter([f for name in TRAINING_PHOTOS for f in _aligned_faces(feat_data / name)], 1,
+                    np.random.default_rng(7))
+    table = ood_rates(models, bundle.ood, fresh, n_foreign=4)
+    levels = 1 + sum(len(v) for v in CORRUPTIONS.values()) + 4  # clean, the sweep, four foreign kinds
+    assert len(table) == levels * len(models) and set(table.member) == set(models)
+    def rate(name, kind):
+        return float(table[(table.member == name) & (table.input == kind)].flagged.iloc[0])
+
+    for name in models:
+        assert rate(name, "clean") <= 0.2
+        assert rate(name, "uniform_noise") == 1.0
+    assert (table[table.input == "clean"].n == len(fresh)).all()

@@ -145,3 +145,23 @@ def test_frames_table_runs_the_engine_once_per_frame_count_and_caches(tmp_path):
     frames_table(labelled, det, (2,), tmp_path / "out", n_boot=0)
     assert len(det.calls) == 8  # cached: nothing analysed again
     assert "| 2 | 4 |" in frames_markdown(table)
+
+
+def test_track_share_table_measures_the_short_lived_track_rule():
+    from dfd.external.video_rules import share_table, with_share_rule
+
+    def video(label, steady_p, inset_p, inset_frames, n=32):
+        faces = [{"frame": i, "track": 0, "p": steady_p, "decides": True} for i in range(n)]
+        faces += [{"frame": i, "track": 1, "p": inset_p, "decides": True} for i in range(inset_frames)]
+        return {"path": f"v{label}{steady_p}{inset_frames}", "label": label, "group": "g", "faces": faces}
+
+    # real videos: a calm anchor plus an inset scored fake in 7 of 32 frames (22%); fakes: a suspicious anchor
+    videos = [video(0, 0.1 + 0.01 * i, 0.99, 7) for i in range(6)] + [video(1, 0.2 + 0.01 * i, 0.2, 0) for i in range(6)]
+    redone = with_share_rule(videos[0]["faces"], 0.25, 32)
+    assert all(f["decides"] == (f["track"] == 0) for f in redone)
+    # a lone short-lived track still decides: no other exists
+    lone = [{"frame": 0, "track": 5, "p": 0.9, "decides": True}]
+    assert with_share_rule(lone, 0.25, 32)[0]["decides"]
+    table = share_table(videos, [0.0, 0.25], 32, rule="frame_max_mean", n_boot=0).set_index("min_share")
+    assert table.loc[0.25, "roc_auc"] == 1.0 and table.loc[0.0, "roc_auc"] < 1.0
+    assert table.loc[0.25, "videos_with_a_track_left_out"] == 6 and table.loc[0.0, "videos_with_a_track_left_out"] == 0

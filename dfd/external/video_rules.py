@@ -100,6 +100,47 @@ def frames_table(labelled: LabelledSet, detector, ns, out_dir, rule: str | None 
     return pd.DataFrame(rows)
 
 
+def with_share_rule(faces: list[dict], min_share: float, n_frames: int) -> list[dict]:
+    """The video's face records with ``decides`` set by the track-share rule alone: a track
+    seen in under ``min_share`` of the ``n_frames`` sampled frames may not decide, unless no
+    track is seen that often (then all may, as in the engine)."""
+    counts: dict[int, int] = {}
+    for f in faces:
+        counts[int(f["track"])] = counts.get(int(f["track"]), 0) + 1
+    keep = {t for t, c in counts.items() if c / max(1, n_frames) >= min_share} or set(counts)
+    return [{**f, "decides": int(f["track"]) in keep} for f in faces]
+
+
+def share_table(videos: list[dict], shares, n_frames: int, rule: str | None = None, n_boot: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
+    """The engine's video rule under each minimum track share (what
+    :data:`dfd.inference.deciding.MIN_TRACK_SHARE` is): ROC-AUC [95% CI], log loss, reals
+    called fake, and how many videos had a track the share left out."""
+    from dfd.inference.deciding import VIDEO_RULE
+
+    rule = rule or VIDEO_RULE
+    rows = []
+    for share in shares:
+        redone = [{**v, "faces": with_share_rule(v["faces"], float(share), n_frames)} for v in videos]
+        scores = rule_scores(redone)
+        row = compare_rules(scores, [rule], n_boot=n_boot, seed=seed).iloc[0].to_dict()
+        row.update({"min_share": float(share),
+                    "videos_with_a_track_left_out": sum(not all(f["decides"] for f in v["faces"]) for v in redone)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def share_markdown(table: pd.DataFrame) -> str:
+    lines = ["| min track share | videos | ROC-AUC [95% CI] | log loss | reals called fake | videos with a track left out |",
+             "|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lo, hi = r.roc_auc_ci
+        ci = "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
+        lines.append(f"| {r.min_share:.2f} | {r.videos} | {r.roc_auc:.3f}{ci} | {r.log_loss:.3f} | "
+                     f"{r.reals_called_fake} | {r.videos_with_a_track_left_out} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(table: pd.DataFrame) -> str:
     def ci(v):
         return "" if v is None or v[0] is None else f" [{v[0]:.3f}, {v[1]:.3f}]"
@@ -123,6 +164,7 @@ def main(argv=None) -> int:
     ap.add_argument("--temporal", default=None, help="also compare this temporal model (.h5, notebook 06)")
     ap.add_argument("--frames-list", default="", help="e.g. 8,16,32,64: also the engine's rule against frames per video")
     ap.add_argument("--limit", type=int, default=0, help="at most this many videos per label and source")
+    ap.add_argument("--shares", default="", help="e.g. 0,0.1,0.25,0.5: also the rule under each minimum track share")
     args = ap.parse_args(argv)
 
     from dfd.external.evaluate import external_dir
@@ -142,6 +184,10 @@ def main(argv=None) -> int:
     extra = {"temporal": temporal_scores([v["path"] for v in videos], args.temporal)} if args.temporal else None
     table = rule_table(videos, n_boot=args.n_boot, extra=extra)
     write_table(table, out, "video_rules", markdown(table))
+    if args.shares:
+        shares = share_table(videos, [float(v) for v in args.shares.split(",") if v.strip()], args.frames,
+                             n_boot=args.n_boot)
+        write_table(shares, out, "track_share", share_markdown(shares))
     if args.frames_list:
         ns = [int(v) for v in args.frames_list.split(",") if v.strip()]
         fpv = frames_table(videos_only, detector, ns, out, n_boot=args.n_boot)
