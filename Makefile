@@ -21,7 +21,7 @@ export PYTHONHASHSEED := 0
 # one inter-op thread: parallel branches (ResNeXt) otherwise train to different weights run to run
 export TF_NUM_INTEROP_THREADS ?= 1
 
-.PHONY: evaluate help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
+.PHONY: evaluate train-member help venv data reproduce notebooks readme test gui bench bench-train bench-video bench-gui screenshot clean distclean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,11 +49,16 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	    echo "== $$nb skipped: $(DATASET) has no videos"; continue; fi; \
 	  echo "== $$nb ($(DATASET))"; \
 	  $(PY) -m papermill --log-level WARNING -k python3 $$nb $(REPORTS)/notebooks/$$(basename $$nb) \
-	    -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE) || exit 1; \
+	    -p dataset $(DATASET) -p data_root "$(abspath $(DATA))" -p seed $(SEED) -p smoke $(SMOKE) \
+	    $(if $(MEMBERS),-p members "$(MEMBERS)") || exit 1; \
 	done
 	@$(MAKE) --no-print-directory readme
 
-evaluate:  ## re-run notebook 05 only on the trained models, e.g. to refresh the cross-dataset matrix once both datasets are trained
+train-member: venv  ## train a recipe member the notebooks do not: make train-member MODEL=effnet_sbi (then make evaluate MEMBERS=...)
+	@test -n "$(MODEL)" || { echo "MODEL=<a section of dfd/training/recipes/$(DATASET).json> is required"; exit 2; }
+	$(PY) scripts/train_member.py --dataset $(DATASET) --model $(MODEL) --seed $(SEED)
+
+evaluate:  ## re-run notebook 05 only on the trained models [MEMBERS=cnn,cnn_lstm,resnext,effnet_sbi], e.g. to refresh the cross-dataset matrix
 	@$(MAKE) --no-print-directory reproduce NOTEBOOKS=notebooks/05_ensemble_and_calibration.ipynb
 
 .PHONY: evaluate-external

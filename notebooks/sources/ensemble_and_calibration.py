@@ -9,6 +9,7 @@ seed = 0
 smoke = 0                # 1: no bootstrap, light sweep (nbval / CI); env DFD_SMOKE 1 also turns it on
 target_accuracy = 0.95   # accuracy required of the decided faces (outside the "uncertain" band, on validation)
 robust_copies = 0        # > 0: fit the ensembles on that many corrupted copies of each validation crop too
+members = ""             # comma-separated members of the bundle; "": cnn, cnn_lstm, resnext (notebooks 02-04)
 n_boot = 1000            # bootstrap resamples for the 95% intervals
 '''
 
@@ -41,11 +42,13 @@ from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
 from dfd.evaluation.report import save_figure, update_metrics, write_results_md
+from dfd.evaluation.scoring import IMAGE_MODELS
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
 
 smoke = is_smoke(smoke)
-study = EnsembleStudy(dataset, target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed,
+study = EnsembleStudy(dataset, members=[m.strip() for m in members.split(",") if m.strip()] or IMAGE_MODELS,
+                      target_accuracy=target_accuracy, n_boot=0 if smoke else n_boot, seed=seed,
                       robust_copies=min(int(robust_copies), 1) if smoke else int(robust_copies))
 print(f"members: {study.members}; validation rows {len(study.valid_idx)}, test rows {len(study.test_idx)}")
 print("fit rows are validation rows only:",
