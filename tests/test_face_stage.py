@@ -287,3 +287,39 @@ def test_video_frames_are_not_searched_turned():
     from dfd.faces import INFERENCE, VIDEO
 
     assert INFERENCE.retry_rotated and not VIDEO.retry_rotated
+
+
+def test_a_turned_search_keeps_only_confident_face_shaped_finds(feat_data, monkeypatch):
+    """Three more searches of a photo with no upright face also find patterns (a dress print at
+    0.95 in an SDFD portrait): a face found turned must score >= 0.99 and have a face's landmarks."""
+    from dfd.faces import INFERENCE, detection
+    from dfd.faces.types import LANDMARK_NAMES
+
+    rgb = load_image(feat_data / "single_face.jpg")
+    real = FaceDetector(INFERENCE).detect(rgb)[0]
+    blank = np.full((300, 400, 3), 100, np.uint8)
+    turned_copy = (120, 90)  # a quarter turn of 300 x 400, searched at INFERENCE's 0.3
+    fit = 80 / max(rgb.shape[:2])  # the real face's geometry, shrunk into that copy
+
+    class Stub:
+        def __init__(self, confidence, landmarks):
+            self.confidence, self.landmarks = confidence, landmarks
+
+        def detect_faces(self, image, **kwargs):
+            images = image if isinstance(image, list) else [image]
+            out = []
+            for im in images:
+                if im.shape[:2] != turned_copy:
+                    out.append([])
+                    continue
+                x, y, w, h = (v * fit for v in real.box)
+                out.append([{"box": [x, y, w, h], "confidence": self.confidence,
+                             "keypoints": {n: tuple(p * fit) for n, p in zip(LANDMARK_NAMES, self.landmarks)}}])
+            return out if isinstance(image, list) else out[0]
+
+    squeezed = real.landmarks.copy()  # the eyes 3 px apart in a face-sized box: no face
+    squeezed[1] = squeezed[0] + [3.0 / fit, 0.0]
+    for confidence, landmarks, found in [(0.95, real.landmarks, 0), (0.999, real.landmarks, 1),
+                                         (0.999, squeezed, 0)]:
+        monkeypatch.setattr(detection, "_SHARED_MTCNN", Stub(confidence, landmarks))
+        assert len(FaceDetector(INFERENCE).detect(blank)) == found, (confidence, found)

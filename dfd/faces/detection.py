@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 import cv2
 import numpy as np
 
+from dfd.faces.plausibility import implausible_because
 from dfd.faces.types import LANDMARK_NAMES, Face
 
 MTCNN_WINDOW = 12  # px: the smallest face MTCNN's proposal network sees at scale 1
@@ -269,6 +270,10 @@ class FaceDetector:
             h, w = im.shape[:2]
             turned = [np.ascontiguousarray(np.rot90(im, k)) for k in QUARTER_TURNS]
             found = self._search(turned, [self._config.scale(*t.shape[:2]) for t in turned], batch_size)
+            # three more searches of an image with no upright face find patterns too (a dress print at 0.95):
+            # a turned face must be very confident and face-shaped where it was found, upright
+            found = [[f for f in faces if f.score >= ROTATED_MIN_CONFIDENCE and implausible_because(f) is None]
+                     for faces in found]
             best = max(zip(QUARTER_TURNS, found), key=lambda kf: max((f.score for f in kf[1]), default=0.0))
             k, faces = best
             out.append([_unturned(f, k, h, w) for f in faces])
@@ -323,6 +328,7 @@ class FaceDetector:
 
 
 QUARTER_TURNS = (1, 3, 2)  # np.rot90's k (counter-clockwise quarter turns), most likely first
+ROTATED_MIN_CONFIDENCE = 0.99  # MTCNN score a face found turned needs (a turned photo's face scores ~0.9999)
 
 
 def _unturn_points(pts: np.ndarray, k: int, h: int, w: int) -> np.ndarray:
