@@ -148,7 +148,7 @@ def test_frames_table_runs_the_engine_once_per_frame_count_and_caches(tmp_path):
 
 
 def test_track_share_table_measures_the_short_lived_track_rule():
-    from dfd.external.video_rules import share_table, with_share_rule
+    from dfd.external.video_rules import share_markdown, share_table, with_share_rule
 
     def video(label, steady_p, inset_p, inset_frames, n=32):
         faces = [{"frame": i, "track": 0, "p": steady_p, "decides": True} for i in range(n)]
@@ -165,3 +165,5 @@ def test_track_share_table_measures_the_short_lived_track_rule():
     table = share_table(videos, [0.0, 0.25], 32, rule="frame_max_mean", n_boot=0).set_index("min_share")
     assert table.loc[0.25, "roc_auc"] == 1.0 and table.loc[0.0, "roc_auc"] < 1.0
     assert table.loc[0.25, "videos_with_a_track_left_out"] == 6 and table.loc[0.0, "videos_with_a_track_left_out"] == 0
+    md = share_markdown(table.reset_index())
+    assert md.splitlines()[0].startswith("| min track share | videos | ROC-AUC") and "| 0.25 | 12 | 1.000 |" in md

@@ -130,15 +130,25 @@ def share_table(videos: list[dict], shares, n_frames: int, rule: str | None = No
     return pd.DataFrame(rows)
 
 
-def share_markdown(table: pd.DataFrame) -> str:
-    lines = ["| min track share | videos | ROC-AUC [95% CI] | log loss | reals called fake | videos with a track left out |",
-             "|---|---|---|---|---|---|"]
-    for r in table.itertuples():
-        lo, hi = r.roc_auc_ci
+def _sweep_markdown(table: pd.DataFrame, first: tuple[str, str, str], extra: list[tuple[str, str, str]]) -> str:
+    """A sweep's table (one row per setting): ``first`` and ``extra`` are (header, column,
+    format) triples around the AUC [95% CI], log loss and reals-called-fake columns."""
+    cols = [first, ("videos", "videos", "d")]
+    head = [c[0] for c in cols] + ["ROC-AUC [95% CI]", "log loss", "reals called fake"] + [c[0] for c in extra]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table.to_dict(orient="records"):
+        lo, hi = r["roc_auc_ci"]
         ci = "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
-        lines.append(f"| {r.min_share:.2f} | {r.videos} | {r.roc_auc:.3f}{ci} | {r.log_loss:.3f} | "
-                     f"{r.reals_called_fake} | {r.videos_with_a_track_left_out} |")
+        cells = [format(r[c], f) for _h, c, f in cols]
+        cells += [f"{r['roc_auc']:.3f}{ci}", f"{r['log_loss']:.3f}", str(r["reals_called_fake"])]
+        cells += [format(r[c], f) for _h, c, f in extra]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def share_markdown(table: pd.DataFrame) -> str:
+    return _sweep_markdown(table, ("min track share", "min_share", ".2f"),
+                           [("videos with a track left out", "videos_with_a_track_left_out", "d")])
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -196,14 +206,8 @@ def main(argv=None) -> int:
 
 
 def frames_markdown(table: pd.DataFrame) -> str:
-    lines = ["| frames | videos | ROC-AUC [95% CI] | log loss | reals called fake | no_face | s/video |",
-             "|---|---|---|---|---|---|---|"]
-    for r in table.itertuples():
-        lo, hi = r.roc_auc_ci
-        ci = "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
-        lines.append(f"| {r.frames} | {r.videos} | {r.roc_auc:.3f}{ci} | {r.log_loss:.3f} | {r.reals_called_fake} | "
-                     f"{r.no_face} | {r.seconds_per_video:.2f} |")
-    return "\n".join(lines) + "\n"
+    return _sweep_markdown(table, ("frames", "frames", "d"),
+                           [("no_face", "no_face", "d"), ("s/video", "seconds_per_video", ".2f")])
 
 
 if __name__ == "__main__":
