@@ -283,10 +283,16 @@ def test_photos_turned_a_quarter_are_found_by_the_rotated_retry_and_crop_upright
     assert np.abs(crop_turned.astype(int) - crop_upright).mean() < 12  # same face, upright
 
 
-def test_video_frames_are_not_searched_turned():
-    from dfd.faces import INFERENCE, VIDEO
+def test_video_frames_are_not_searched_turned(feat_data):
+    """Frames are decoded upright: detect_frames (every video path) never searches them turned,
+    even with the engine's photo detector, which does find the same image as a photo."""
+    from dfd.faces import INFERENCE, VIDEO, detect_frames
 
     assert INFERENCE.retry_rotated and not VIDEO.retry_rotated
+    turned = np.ascontiguousarray(np.rot90(load_image(feat_data / "single_face.jpg"), 1))
+    photo_detector = FaceDetector(INFERENCE)
+    assert len(photo_detector.detect(turned)) == 1
+    assert detect_frames(photo_detector, [turned, turned]) == [[], []]
 
 
 def test_a_turned_search_keeps_only_confident_face_shaped_finds(feat_data, monkeypatch):

@@ -5,13 +5,11 @@ processing moves a lot."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import cv2
 import numpy as np
 import pandas as pd
 
-from dfd.evaluation.scoring import score_images
+from dfd.evaluation.scoring import named_scores
 
 # name -> (extension, OpenCV quality flag, quality)
 RESAVES: dict[str, tuple[str, int, int]] = {
@@ -34,18 +32,10 @@ def container_sensitivity(models: dict, images: np.ndarray, combine=None) -> pd.
     """Per model (and the ensemble ``combine(P) -> p``, or each of a mapping of them) and
     re-save: the median, 90th percentile and largest |delta p_fake| between each image as
     given and re-saved, and the share of images moved by more than :data:`TARGET`."""
-    combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
-
-    def scores(x):
-        P = score_images(models, x)
-        out = {name: P[:, j] for j, name in enumerate(models)}
-        out.update({name: np.asarray(fn(P), np.float64) for name, fn in combiners.items()})
-        return out
-
-    base = scores(images)
+    base = named_scores(models, images, combine)
     rows = []
     for name in RESAVES:
-        moved = scores(np.stack([resave(im, name) for im in images]))
+        moved = named_scores(models, np.stack([resave(im, name) for im in images]), combine)
         for model, p in moved.items():
             d = np.abs(p - base[model])
             rows.append({"resave": name, "model": model, "median_abs_delta": float(np.median(d)),

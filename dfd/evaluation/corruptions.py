@@ -3,14 +3,13 @@ scores the members and the ensemble under each of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import cv2
 import numpy as np
 import pandas as pd
 
 from dfd.metrics import roc_auc
-from dfd.evaluation.scoring import score_images
+from dfd.evaluation.scoring import named_scores
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -95,14 +94,10 @@ def corrupted_copies(images: np.ndarray, n_copies: int, seed: int = 0) -> tuple[
 def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
     """AUC of every member, and of the ensemble ``combine(P) -> p`` (or of each of a mapping
     ``name -> combine``), under each corruption."""
-    combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
     rows = []
     settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
     for kind, level in settings:
         x = images if kind == "none" else corrupt(images, kind, level, seed)
-        P = score_images(models, x)
-        scores = {name: P[:, j] for j, name in enumerate(models)}
-        scores.update({name: fn(P) for name, fn in combiners.items()})
-        for name, p in scores.items():
+        for name, p in named_scores(models, x, combine).items():
             rows.append({"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)})
     return pd.DataFrame(rows)

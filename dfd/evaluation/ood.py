@@ -239,10 +239,10 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
     """How often each member's check flags an input as out of domain: the clean test crops
     ``images`` (uint8, any size), each corruption level of the robustness sweep, and
     :func:`foreign_inputs`. A DataFrame of member, input, level, share flagged and n."""
-    import cv2
     import pandas as pd
 
     from dfd.evaluation.corruptions import CORRUPTIONS, corrupt
+    from dfd.evaluation.scoring import at_size
 
     sets = [("clean", 0, images)] + [(k, lv, corrupt(images, k, lv, seed)) for k, lvs in CORRUPTIONS.items()
                                     for lv in lvs]
@@ -252,9 +252,7 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
             continue
         foreign = [(kind, 0, x) for kind, x in foreign_inputs(size, n=n_foreign, seed=seed).items()]
         for kind, level, x in sets + foreign:
-            if x.shape[1] != size:
-                x = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in x])
-            flagged = scorers[name].is_out(member_features(model, x)[1])
+            flagged = scorers[name].is_out(member_features(model, at_size(x, size))[1])
             rows.append({"member": name, "input": kind, "level": level, "flagged": float(np.mean(flagged)),
                          "n": int(len(x))})
     return pd.DataFrame(rows)

@@ -24,12 +24,30 @@ def load_members(dataset: str, members=IMAGE_MODELS) -> dict[str, tuple[object, 
     return out
 
 
+def at_size(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 crops ``(n, s, s, 3)`` at a model's input ``size`` (area-resized when needed)."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+
+
 def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """(N, n_models) raw member probabilities for uint8 crops of any size."""
     cols = []
     for _name, (model, size) in models.items():
-        x = images if images.shape[1] == size else np.stack(
-            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+        x = at_size(images, size)
         preds = [model.predict_on_batch(x[i : i + batch_size].astype(np.float32)) for i in range(0, len(x), batch_size)]
         cols.append(np.concatenate(preds).reshape(-1))
     return np.stack(cols, axis=1)
+
+
+def named_scores(models: dict[str, tuple[object, int]], images: np.ndarray, combine=None) -> dict[str, np.ndarray]:
+    """Each member's raw P(fake) of ``images`` by name, and the ensemble's ``combine(P) -> p``
+    (named ``ensemble``; or each of a mapping ``name -> combine``)."""
+    from collections.abc import Mapping
+
+    combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
+    P = score_images(models, images)
+    out = {name: P[:, j] for j, name in enumerate(models)}
+    out.update({name: np.asarray(fn(P), np.float64) for name, fn in combiners.items()})
+    return out

@@ -145,7 +145,11 @@ class Tracks(list):
 
 def detect_frames(detector, images: list[np.ndarray]) -> list[list[Face]]:
     """Faces of each frame: one batched call when the detector has ``detect_batch``, else
-    ``detect(rgb)`` per frame (any object with that method will do, e.g. a test stub)."""
+    ``detect(rgb)`` per frame (any object with that method will do, e.g. a test stub).
+    Frames are decoded upright (the container's rotation applied), so they are never searched
+    turned, whatever the detector's ``retry_rotated``."""
+    if getattr(getattr(detector, "config", None), "retry_rotated", False):
+        detector = detector.with_settings(retry_rotated=False)
     if hasattr(detector, "detect_batch"):
         return detector.detect_batch(images)
     return [list(detector.detect(im)) for im in images]

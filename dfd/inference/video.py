@@ -57,12 +57,9 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    face_detector = detector.face_detector
-    if getattr(getattr(face_detector, "config", None), "retry_rotated", False):
-        face_detector = face_detector.with_settings(retry_rotated=False)  # frames are decoded upright
-    found = detect_frames(face_detector, [f.rgb for f in frames])
+    found = detect_frames(detector.face_detector, [f.rgb for f in frames])
     clock.check()
-    tracks = track_faces(frames, face_detector, faces=[scored_faces(f) for f in found])
+    tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
     candidates, n_faces = _tracked_candidates(detector, frames, tracks)
     clock.add("faces", time.perf_counter() - t)
     clock.report(0.6)

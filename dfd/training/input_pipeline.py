@@ -171,8 +171,13 @@ def make_dataset(
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32).reshape(-1, 1)))
     if not training:
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size).prefetch(2)
-    cfg = augment or AugmentConfig()
     ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+    return _augmented_batches(ds, batch_size, seed, augment or AugmentConfig(), size)
+
+
+def _augmented_batches(ds: tf.data.Dataset, batch_size: int, seed: int, cfg: AugmentConfig, size: int) -> tf.data.Dataset:
+    """(uint8 image, label) examples -> augmented training batches, each image with its own
+    seed from one seeded stream (so a run is repeatable)."""
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
     ds = ds.map(lambda xy, s: (augment_image(tf.cast(xy[0], tf.float32), s, cfg, size), xy[1]),
@@ -196,8 +201,4 @@ def make_fresh_fake_dataset(fakes, batch_size: int, seed: int = 0, augment: Augm
 
     ds = tf.data.Dataset.from_generator(examples, output_signature=(
         tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((1,), tf.float32)))
-    seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds))
-    ds = ds.map(lambda xy, s: (augment_image(tf.cast(xy[0], tf.float32), s, cfg, size), xy[1]),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+    return _augmented_batches(ds, batch_size, seed, cfg, size)
