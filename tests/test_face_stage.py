@@ -128,6 +128,25 @@ def test_batched_and_single_calls_give_identical_faces(feat_data):
             assert all(_same_faces(a, b) for a, b in zip(batched, single)), (preset, batch_size)
 
 
+def test_the_compiled_mtcnn_answers_exactly_as_mtcnn_does(feat_data):
+    """dfd's MTCNN normalises a batch once as float32 (no float64 copies); its answers are
+    MTCNN 1.0's own, to the last bit, for one image and for a batch of same-sized ones."""
+    import cv2
+    from mtcnn import MTCNN
+
+    from dfd.faces.detection import compiled_mtcnn
+
+    mtcnn = compiled_mtcnn()
+    rgb = load_image(feat_data / "single_face.jpg")
+    group = load_image(feat_data / "multi_face.jpg")
+    frames = [cv2.resize(im, (384, 216), interpolation=cv2.INTER_AREA) for im in (rgb, group, np.zeros_like(rgb))]
+    for image in (rgb, group, np.zeros_like(rgb), frames, frames[:1]):
+        ours = mtcnn.detect_faces(image, min_face_size=12)
+        assert ours == MTCNN.detect_faces(mtcnn, image, min_face_size=12)
+    assert len(mtcnn.detect_faces(group, min_face_size=12)) >= 4
+    assert [len(f) for f in mtcnn.detect_faces(frames, min_face_size=12)][::2] == [1, 0]
+
+
 class _RecordingMTCNN:
     """Stands in for the compiled MTCNN: records what it is asked, finds one face per image
     (box (10, 20, 30, 40) in the searched copy's pixels)."""
