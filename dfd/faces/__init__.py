@@ -1,5 +1,6 @@
 """The face stage: detection (:mod:`~dfd.faces.detection`), alignment
-(:mod:`~dfd.faces.alignment`), tracking over video frames (:mod:`~dfd.faces.tracking`) and
+(:mod:`~dfd.faces.alignment`), a video's frames searched from keyframes
+(:mod:`~dfd.faces.keyframes`), tracking over video frames (:mod:`~dfd.faces.tracking`) and
 cached crops of files (:mod:`~dfd.faces.crops`); :mod:`~dfd.faces.types` holds :class:`Face`."""
 
 from dfd.faces.alignment import (

@@ -50,6 +50,8 @@ from dfd.faces.types import LANDMARK_NAMES, Face
 MTCNN_WINDOW = 12  # px: the smallest face MTCNN's proposal network sees at scale 1
 PAD_FRACTION = 0.5  # the padded retry's margin on every side, as a share of the longer side
 PAD_VALUE = 128  # mid grey: recovered more tight crops than black, replicated or mirrored borders
+REGION_SIDE = 160  # px: a searched region's shorter side at most (its face ~80 px, over ONet's 48 px input)
+REGION_STEP = 32  # px: region copies are padded to multiples of this, so that many share one MTCNN call
 FINER_MAX_PIXELS = 1_500_000  # px: the finer retry's searched copy is at most this large
 
 
@@ -297,6 +299,49 @@ class FaceDetector:
         if missed and self._config.retry_rotated:
             for i, faces in zip(missed, self._rotated_search([images[i] for i in missed], batch_size)):
                 out[i] = faces
+        return out
+
+    def detect_in_regions(self, images, regions, batch_size: int = 32) -> list[list[Face]]:
+        """Faces of each image searched only inside its regions (``(x0, y0, x1, y1)`` boxes in
+        the image's pixels, one list per image, not overlapping), at the scale the whole image
+        would be searched at: each region is cut from the copy a whole search would search and
+        padded in mid grey to a shared size (multiples of :data:`REGION_STEP` px of the copy)
+        so that regions of many frames share one MTCNN call. Faces come back in the image's
+        pixels, largest first; a face centred in the padding is dropped. No retries: the caller
+        decides what a region without a face means (:func:`dfd.faces.keyframes.detect_sequence`)."""
+        images, regions = list(images), [list(r) for r in regions]
+        if len(images) != len(regions):
+            raise ValueError(f"one list of regions per image: {len(images)} images, {len(regions)} lists")
+        cuts, where = [], []  # the padded cuts, and (image, x0, y0, sx, sy, cut w, cut h) of each
+        for i, (im, boxes) in enumerate(zip(images, regions)):
+            h, w = im.shape[:2]
+            whole = self._config.scale(h, w)
+            for box in boxes:
+                x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+                x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+                if x1 <= x0 or y1 <= y0:
+                    continue
+                # a large face needs no more pixels than ONet's 48 px input: a region's shorter side
+                # is searched at REGION_SIDE px at most (a face's region is twice its size)
+                scale = min(whole, REGION_SIDE / min(x1 - x0, y1 - y0))
+                cw, ch = _copy_size(y1 - y0, x1 - x0, scale)
+                if min(cw, ch) < MTCNN_WINDOW:
+                    continue  # no 12 px window fits: no face can be found there
+                cut = im[y0:y1, x0:x1]
+                small = cv2.resize(cut, (cw, ch), interpolation=cv2.INTER_AREA) if scale < 1.0 else cut
+                pw, ph = -(-cw // REGION_STEP) * REGION_STEP, -(-ch // REGION_STEP) * REGION_STEP
+                cuts.append(cv2.copyMakeBorder(np.ascontiguousarray(small), 0, ph - ch, 0, pw - cw,
+                                               cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
+                where.append((i, x0, y0, cw / (x1 - x0), ch / (y1 - y0), cw, ch))
+        out: list[list[Face]] = [[] for _ in images]
+        for (i, x0, y0, sx, sy, cw, ch), faces in zip(where, self._search(cuts, [1.0] * len(cuts), batch_size)):
+            for f in faces:
+                x, y, bw, bh = f.box  # in the cut's pixels
+                if 0 <= x + bw / 2 <= cw and 0 <= y + bh / 2 <= ch:
+                    out[i].append(Face((x / sx + x0, y / sy + y0, bw / sx, bh / sy), f.score,
+                                       f.landmarks / [sx, sy] + [x0, y0]))
+        for faces in out:
+            faces.sort(key=lambda f: -f.area)
         return out
 
     def _rotated_search(self, images, batch_size: int) -> list[list[Face]]:

@@ -143,13 +143,20 @@ class Tracks(list):
                 "no_face": self.no_face}
 
 
-def detect_frames(detector, images: list[np.ndarray]) -> list[list[Face]]:
-    """Faces of each frame: one batched call when the detector has ``detect_batch``, else
-    ``detect(rgb)`` per frame (any object with that method will do, e.g. a test stub).
-    Frames are decoded upright (the container's rotation applied), so they are never searched
-    turned, whatever the detector's ``retry_rotated``."""
+def detect_frames(detector, images: list[np.ndarray], keyframe_every: int = 1) -> list[list[Face]]:
+    """Faces of each frame (in time order): one batched call when the detector has
+    ``detect_batch``, else ``detect(rgb)`` per frame (any object with that method will do,
+    e.g. a test stub). ``keyframe_every`` > 1 searches only every so many frames whole and
+    the others near the faces found there (:func:`dfd.faces.keyframes.detect_sequence`; needs
+    a detector with ``detect_in_regions``). Frames are decoded upright (the container's
+    rotation applied), so they are never searched turned, whatever the detector's
+    ``retry_rotated``."""
     if getattr(getattr(detector, "config", None), "retry_rotated", False):
         detector = detector.with_settings(retry_rotated=False)
+    if keyframe_every > 1 and hasattr(detector, "detect_in_regions"):
+        from dfd.faces.keyframes import detect_sequence
+
+        return detect_sequence(detector, images, keyframe_every)
     if hasattr(detector, "detect_batch"):
         return detector.detect_batch(images)
     return [list(detector.detect(im)) for im in images]

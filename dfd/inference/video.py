@@ -1,6 +1,8 @@
 """The engine's video path: one verdict for a whole video.
 
-Evenly sampled frames; faces are detected on all of them in one batched call and followed
+Evenly sampled frames; faces are detected on keyframes (every
+:data:`~dfd.faces.keyframes.ENGINE_KEYFRAME_EVERY`-th, searched whole in one batched call) and
+near the faces found there on the frames between (:mod:`dfd.faces.keyframes`), and followed
 over time (one track per person, :func:`dfd.faces.track_faces`); every tracked face is
 cropped and scored as a photo's faces are. Only tracks that may decide count — seen in enough
 frames with a large enough face, unless there is no other (:mod:`dfd.inference.deciding`) —
@@ -22,6 +24,7 @@ import numpy as np
 from dfd.errors import BadInputError
 from dfd.evaluation.aggregation import smooth_scores, top_k_count
 from dfd.faces import detect_frames, track_faces
+from dfd.faces.keyframes import ENGINE_KEYFRAME_EVERY
 from dfd.evaluation.video_rules import most_suspicious_per_frame, video_score
 from dfd.inference.deciding import (
     VIDEO_RULE,
@@ -57,7 +60,7 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    found = detect_frames(detector.face_detector, [f.rgb for f in frames])
+    found = detect_frames(detector.face_detector, [f.rgb for f in frames], keyframe_every=ENGINE_KEYFRAME_EVERY)
     clock.check()
     tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
     candidates, n_faces = _tracked_candidates(detector, frames, tracks)
