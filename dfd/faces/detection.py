@@ -304,9 +304,10 @@ class FaceDetector:
     def detect_in_regions(self, images, regions, batch_size: int = 32) -> list[list[Face]]:
         """Faces of each image searched only inside its regions (``(x0, y0, x1, y1)`` boxes in
         the image's pixels, one list per image, not overlapping), at the scale the whole image
-        would be searched at: each region is cut from the copy a whole search would search and
-        padded in mid grey to a shared size (multiples of :data:`REGION_STEP` px of the copy)
-        so that regions of many frames share one MTCNN call. Faces come back in the image's
+        would be searched at, or smaller where a region's shorter side would exceed
+        :data:`REGION_SIDE` px (a large face needs no more pixels than ONet's 48 px input): each
+        region is cut, shrunk and padded in mid grey to a shared size (multiples of
+        :data:`REGION_STEP` px) so that regions of many frames share one MTCNN call. Faces come back in the image's
         pixels, largest first; a face centred in the padding is dropped. No retries: the caller
         decides what a region without a face means (:func:`dfd.faces.keyframes.detect_sequence`)."""
         images, regions = list(images), [list(r) for r in regions]

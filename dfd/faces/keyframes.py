@@ -6,9 +6,11 @@ frame between two sampled frames. :func:`detect_sequence` searches every
 ``keyframe_every``-th frame (and the last) whole, with the detector's retries, and each frame
 between two keyframes only near the faces found on either of them: their boxes grown by
 :data:`REGION_GROWTH` of the box's size on every side, overlapping regions merged, at the
-scale the whole frame would be searched at (:meth:`FaceDetector.detect_in_regions
-<dfd.faces.detection.FaceDetector.detect_in_regions>`), so a face found there is found as a
-whole-frame search finds it. A frame between keyframes is still searched whole when neither
+scale the whole frame would be searched at (smaller for a large face: :meth:`FaceDetector.detect_in_regions
+<dfd.faces.detection.FaceDetector.detect_in_regions>`). A face found there is the face a
+whole-frame search finds: on the bench clip its landmarks differ from the whole search's by a
+median 3.6% (90th percentile 5%) of the inter-ocular distance, what moving the frame by 2 px
+does to a whole search (3.3%, 5%). A frame between keyframes is still searched whole when neither
 keyframe has a face, or when its regions hold none (the person left, or moved further), so a
 face on screen between keyframes is not lost; what can be missed is a second face that shows
 only between keyframes while the tracked one stays, i.e. one seen in fewer than
