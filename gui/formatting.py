@@ -51,10 +51,15 @@ def out_of_domain_text(result) -> str | None:
     plain words with the models whose check fired; None when that is not the reason."""
     if not getattr(result, "uncertain_reason", None):
         return None
-    names = ", ".join((getattr(result, "ood", None) or {}).get("members_out", [])) or "every model"
+    ood = getattr(result, "ood", None) or {}
+    if ood.get("members_far") and not ood.get("all_out"):
+        which = f"far out of domain for: {', '.join(ood['members_far'])}"
+    else:
+        which = f"out of domain for: {', '.join(ood.get('members_out', [])) or 'every model'}"
     return ("This face is unlike the data these models were trained on, so their score cannot be "
-            f"trusted (out of domain for: {names}). It may be a drawing, a heavily compressed, "
-            "blurred or resized copy, or not a photo of a face; check the file another way.")
+            f"trusted ({which}). It may be a drawing, a heavily compressed, blurred or resized copy, "
+            "a photo from a source unlike the training data, or not a photo of a face; check the "
+            "file another way.")
 
 
 def no_face_text(reason: str | None) -> str:

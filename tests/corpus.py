@@ -96,7 +96,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    entries, ood = [], {}
+    entries, ood, valid_features = [], {}, {}
     for name in members:
         # untrained: training even two steps costs ~10 s of graph tracing per model on the
         # dev CPU, and nothing here needs a good detector, only real files of the real kind
@@ -109,7 +109,13 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
             from dfd.evaluation.ood import OodScorer, member_features
 
             train, valid = (_resized(c, input_size) for c in ood_crops)
-            ood[name] = OodScorer().fit(member_features(model, train)[1], member_features(model, valid)[1])
+            valid_features[name] = member_features(model, valid)[1]
+            ood[name] = OodScorer().fit(member_features(model, train)[1], valid_features[name])
+    worst_ratio = None
+    if ood:
+        from dfd.evaluation.ood import distance_ratios, fit_worst_ratio
+
+        worst_ratio = fit_worst_ratio(distance_ratios(ood, valid_features))  # as the study saves it
     n = 200
     y_valid = (np.arange(n) % 2).astype(int)
     P = np.clip(0.5 + (y_valid[:, None] - 0.5) * 0.5 + rng.normal(0, 0.25, (n, len(members))), 0.01, 0.99)
@@ -121,6 +127,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         members=entries, ensemble=ens, calibrator=cal,
         member_calibrators={m: fitted[m][1] for m in members},
         threshold=op.threshold, uncertain_band=op.band, dataset="tiny-test", ensemble_name=best, ood=ood,
+        ood_worst_ratio=worst_ratio,
     )
     bundle.save(folder)
     _TINY_BUNDLES[key] = folder

@@ -112,13 +112,16 @@ def ood_detector(ood_bundle_dir):
     return Detector.from_dir(ood_bundle_dir)
 
 
-def _members_out(detector, crops) -> np.ndarray:
-    """(n, n_members) bool: each member's check on crops, through the engine's compiled functions."""
+def _members_out(detector, crops, check: str = "out") -> np.ndarray:
+    """(n, n_members) bool: each member's check on crops ("out", or "far" out), through the
+    engine's compiled functions."""
     features = {}
     for m in detector.members:
         x = np.stack([cv2.resize(c, m.input_size[::-1], interpolation=cv2.INTER_AREA) for c in crops])
         features[m.name] = m.predict_with_features(x.astype(np.float32))[1]
     ood = detector.bundle.ood_scores(features)
+    if check == "far":
+        return np.stack([ood[m]["far"] for m in detector.bundle.member_names], axis=1)
     return detector.bundle.out_matrix(ood, len(crops))
 
 
@@ -138,12 +141,14 @@ def test_trained_tiny_bundle_flags_foreign_inputs_not_in_domain_faces(ood_detect
                         ("heavy_jpeg", heavy_jpeg)]:
         out = _members_out(ood_detector, crops)
         assert out.all(axis=1).all(), (name, out)
+        assert _members_out(ood_detector, crops, "far").any(axis=1).all(), name  # far beyond any validation face
         assert bundle.verdict(0.999, [m for m, o in zip(bundle.member_names, out[0]) if o]) == "uncertain"
 
     # through Detector.analyze: an in-domain photo keeps its score's verdict and says why not
     res = ood_detector.analyze(feat_data / "single_face.jpg")
     assert res.verdict == bundle.verdict(res.p_fake) and res.uncertain_reason is None
-    assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "all_out": False}
+    assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "members_far": [],
+                       "all_out": False, "out_of_domain": False}
     face = res.faces[0]
     assert set(face.ood) == set(bundle.member_names) and not face.members_out
     for name, o in face.ood.items():
@@ -177,12 +182,60 @@ def test_every_member_out_makes_the_verdict_uncertain(all_out_dir, feat_data):
     res = det.analyze(feat_data / "single_face.jpg")
     assert res.verdict == "uncertain" and res.p_fake is not None  # the score is still shown
     assert res.uncertain_reason == f"{OOD_REASON} (out of domain for {', '.join(names)})"
-    assert res.ood == {"checked": sorted(names), "members_out": names, "all_out": True}
+    # (a negative threshold puts every face out; "far" is a ratio to it, so none is far)
+    assert res.ood == {"checked": sorted(names), "members_out": names, "members_far": [], "all_out": True,
+                       "out_of_domain": True}
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert d["ood"]["members_out"] == names and d["uncertain_reason"] == res.uncertain_reason
     assert all(o["out"] and o["threshold"] == -1.0 for o in d["faces"][0]["ood"].values())
     video = det.analyze(feat_data / "single_face.mp4", frames=4)  # most frames of the track out
     assert video.verdict == "uncertain" and video.ood["all_out"] and video.uncertain_reason == res.uncertain_reason
+
+
+def test_one_member_far_out_makes_the_verdict_uncertain(ood_bundle_dir, feat_data, tmp_path):
+    """The faces140k case: one member sees a foreign source far beyond every validation face
+    while the others see it in domain; the verdict is uncertain and names that member."""
+    data = json.loads((ood_bundle_dir / "bundle.json").read_text())
+    first, second = list(data["ood"])
+    data["ood"][first]["threshold"] = 1e-9  # the first member: every face far out
+    data["ood"][second]["threshold"] = 1e9  # the second: every face in domain
+    dst = shutil.copytree(ood_bundle_dir, tmp_path / "one_far")
+    (dst / "bundle.json").write_text(json.dumps(data))
+    det = Detector.from_dir(dst)
+    res = det.analyze(feat_data / "single_face.jpg")
+    assert res.verdict == "uncertain" and res.p_fake is not None
+    assert res.uncertain_reason == f"{OOD_REASON} (far out of domain for {first})"
+    assert res.ood == {"checked": sorted([first, second]), "members_out": [first], "members_far": [first],
+                       "all_out": False, "out_of_domain": True}
+    assert json.loads(json.dumps(res.to_dict()))["faces"][0]["ood"][first]["far"] is True
+    from gui.formatting import out_of_domain_text
+
+    assert f"far out of domain for: {first}" in out_of_domain_text(res)
+    video = det.analyze(feat_data / "single_face.mp4", frames=4)
+    assert video.verdict == "uncertain" and video.ood["members_far"] == [first]
+    # a bundle from before the rule (no worst ratio): one member out is not enough
+    data["ood_worst_ratio"] = None
+    (dst / "bundle.json").write_text(json.dumps(data))
+    older = Detector.from_dir(dst).analyze(feat_data / "single_face.jpg")
+    assert older.uncertain_reason is None and older.verdict == det.bundle.verdict(older.p_fake)
+    assert older.ood["members_out"] == [first] and older.ood["members_far"] == []
+
+
+def test_worst_ratio_is_a_validation_quantile_of_the_largest_ratio():
+    from dfd.evaluation.ood import distance_ratios, fit_worst_ratio
+
+    rng = np.random.default_rng(0)
+    R = rng.uniform(0.2, 1.4, (200, 3))
+    assert fit_worst_ratio(R, 0.995) == pytest.approx(np.quantile(R.max(axis=1), 0.995))
+    assert fit_worst_ratio(R * 0.5, 0.995) == 1.0  # never below a member's own threshold
+    with pytest.raises(ValueError, match="ratio matrix"):
+        fit_worst_ratio(np.zeros((0, 3)))
+    train, valid = _gaussian(300, 6, 0), _gaussian(100, 6, 1)
+    scorers = {"a": OodScorer("rms").fit(train, valid), "b": OodScorer("mahalanobis").fit(train, valid)}
+    ratios = distance_ratios(scorers, {"a": valid, "b": valid})
+    assert ratios.shape == (100, 2)
+    np.testing.assert_allclose(ratios[:, 1], scorers["b"].score(valid) / scorers["b"].threshold_)
+    assert (ratios > 1).mean(axis=0) == pytest.approx([0.01, 0.01], abs=0.011)  # each member's own quantile
 
 
 def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
@@ -203,7 +256,13 @@ def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
     assert p[1] == pytest.approx(bundle.predict(P)[1])  # none in domain: the ensemble's score
     d = bundle.to_dict()
     assert d["format_version"] == 2 and EnsembleBundle.from_dict(d).ood_combine == "in_domain_mean"
-    old = {k: v for k, v in d.items() if k not in ("ood", "ood_combine")} | {"format_version": 1}
+    assert d["ood_worst_ratio"] >= 1.0 and EnsembleBundle.from_dict(d).ood_worst_ratio == d["ood_worst_ratio"]
+    assert bundle.uncertain_reason(names[:1], names[:1]).endswith(f"(far out of domain for {names[0]})")
+    assert bundle.verdict(p_sure, names[:1], names[:1]) == "uncertain"
+    for bad in (0.5, "2", float("nan")):
+        with pytest.raises(DfdError, match="ood_worst_ratio"):
+            EnsembleBundle.from_dict(d | {"ood_worst_ratio": bad})
+    old = {k: v for k, v in d.items() if k not in ("ood", "ood_combine", "ood_worst_ratio")} | {"format_version": 1}
     v1 = EnsembleBundle.from_dict(old)  # bundles from before OOD scorers load as they were
     assert v1.ood == {} and v1.uncertain_reason(names) is None and v1.verdict(p_sure, names) == "fake"
     with pytest.raises(DfdError, match="unknown members"):
@@ -267,13 +326,20 @@ def test_ood_rates_table_counts_what_each_member_flags(ood_bundle_dir, feat_data
     models = {m.name: (load_model(ood_bundle_dir / m.file)[0], m.input_size[0]) for m in bundle.members}
     fresh = _jitter([f for name in TRAINING_PHOTOS for f in _aligned_faces(feat_data / name)], 1,
                     np.random.default_rng(7))
-    table = ood_rates(models, bundle.ood, fresh, n_foreign=4)
+    table = ood_rates(models, bundle.ood, fresh, n_foreign=4, worst_ratio=bundle.ood_worst_ratio)
     levels = 1 + sum(len(v) for v in CORRUPTIONS.values()) + 4  # clean, the sweep, four foreign kinds
-    assert len(table) == levels * len(models) and set(table.member) == set(models)
-    def rate(name, kind):
-        return float(table[(table.member == name) & (table.input == kind)].flagged.iloc[0])
+    assert len(table) == levels * (len(models) + 1) and set(table.member) == set(models) | {"verdict rule"}
 
-    for name in models:
+    def rate(name, kind, t=table):
+        return float(t[(t.member == name) & (t.input == kind)].flagged.iloc[0])
+
+    for name in list(models) + ["verdict rule"]:
         assert rate(name, "clean") <= 0.2
         assert rate(name, "uniform_noise") == 1.0
     assert (table[table.input == "clean"].n == len(fresh)).all()
+    # the verdict rule flags at least what every member flags together, at most what any member does
+    for kind in set(table.input):
+        per_member = [rate(name, kind) for name in models]
+        assert rate("verdict rule", kind) <= max(per_member) + 1e-9
+    only_all = ood_rates(models, bundle.ood, fresh[:4], n_foreign=2, worst_ratio=None)
+    assert rate("verdict rule", "uniform_noise", only_all) == 1.0

@@ -98,6 +98,9 @@ class EnsembleBundle:
     extra: dict = field(default_factory=dict)  # free-form JSON metadata (metrics, notes)
     ood: dict[str, OodScorer] = field(default_factory=dict)  # member name -> its fitted OOD scorer
     ood_combine: str = "ensemble"  # one of OOD_COMBINE_RULES
+    # a face is also out of domain when one member's distance / threshold exceeds this
+    # (dfd.evaluation.ood.fit_worst_ratio); None: only when every member is out (older bundles)
+    ood_worst_ratio: float | None = None
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -112,6 +115,11 @@ class EnsembleBundle:
             raise DfdError(f"OOD scorers for unknown members: {sorted(set(self.ood) - set(names))}")
         if self.ood_combine not in OOD_COMBINE_RULES:
             raise DfdError(f"ood_combine must be one of {list(OOD_COMBINE_RULES)}, got {self.ood_combine!r}")
+        if self.ood_worst_ratio is not None:
+            if not (isinstance(self.ood_worst_ratio, (int, float)) and np.isfinite(self.ood_worst_ratio)
+                    and self.ood_worst_ratio >= 1.0):
+                raise DfdError(f"ood_worst_ratio must be a number >= 1, got {self.ood_worst_ratio!r}")
+            self.ood_worst_ratio = float(self.ood_worst_ratio)
         lo, hi = (float(v) for v in self.uncertain_band)
         self.threshold = float(self.threshold)
         if not 0.0 <= lo <= self.threshold <= hi <= 1.0:
@@ -141,11 +149,14 @@ class EnsembleBundle:
 
     def ood_scores(self, features: Mapping[str, np.ndarray]) -> dict[str, dict]:
         """Each member with an OOD scorer: ``{"distance": (n,), "threshold": float, "out":
-        (n,) bool}`` for its features ``(n, d)`` (``features``: member name -> features)."""
+        (n,) bool, "far": (n,) bool}`` for its features ``(n, d)`` (``features``: member name
+        -> features); ``far``: distance / threshold above :attr:`ood_worst_ratio`."""
         out = {}
         for name, scorer in self.ood.items():
             d = scorer.score(features[name])
-            out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_}
+            far = (d / scorer.threshold_ > self.ood_worst_ratio if self.ood_worst_ratio is not None
+                   else np.zeros(d.shape, bool))
+            out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_, "far": far}
         return out
 
     def out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray:
@@ -154,13 +165,19 @@ class EnsembleBundle:
                 for m in self.member_names]
         return np.stack(cols, axis=1)
 
-    def uncertain_reason(self, members_out) -> str | None:
-        """Why a face with the members ``members_out`` out of domain is "uncertain": while
-        any member is in domain (and always for a bundle without OOD scorers), None."""
-        gone = set(members_out)
-        if not self.ood or not all(m in gone for m in self.member_names):
+    def uncertain_reason(self, members_out, members_far=()) -> str | None:
+        """Why a face is "uncertain" for being out of domain: every member is out for it
+        (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`);
+        otherwise (and always for a bundle without OOD scorers) None."""
+        if not self.ood:
             return None
-        return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
+        gone = set(members_out)
+        if all(m in gone for m in self.member_names):
+            return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
+        far = [m for m in self.member_names if m in set(members_far)]
+        if far and self.ood_worst_ratio is not None:
+            return f"{OOD_REASON} (far out of domain for {', '.join(far)})"
+        return None
 
     def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
         """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""
@@ -171,11 +188,11 @@ class EnsembleBundle:
             out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
         return out
 
-    def verdict(self, p, members_out=None):
+    def verdict(self, p, members_out=None, members_far=()):
         """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
-        ``"real"``. A scalar gives a string, an array a list of strings. ``members_out``
-        (with one score: the names of the members out of domain for it) makes the verdict
-        ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
+        ``"real"``. A scalar gives a string, an array a list of strings. ``members_out`` and
+        ``members_far`` (with one score: the members out / far out of domain for it) make the
+        verdict ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
         arr = np.asarray(p, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError("cannot give a verdict for a NaN/inf score")
@@ -184,7 +201,7 @@ class EnsembleBundle:
         if members_out is not None:
             if v.ndim:
                 raise ValueError("members_out goes with one score, not with an array of them")
-            if self.uncertain_reason(members_out):
+            if self.uncertain_reason(members_out, members_far):
                 return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
@@ -203,6 +220,7 @@ class EnsembleBundle:
             "extra": self.extra,
             "ood": {k: sc.to_dict() for k, sc in self.ood.items()},
             "ood_combine": self.ood_combine,
+            "ood_worst_ratio": self.ood_worst_ratio,
         }
 
     @classmethod
@@ -223,6 +241,7 @@ class EnsembleBundle:
                 extra=dict(d.get("extra") or {}),
                 ood={k: OodScorer.from_dict(o) for k, o in (d.get("ood") or {}).items()},
                 ood_combine=str(d.get("ood_combine", "ensemble")),
+                ood_worst_ratio=d.get("ood_worst_ratio"),
             )
         except DfdError:
             raise

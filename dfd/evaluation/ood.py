@@ -22,6 +22,12 @@ METHODS = ("rms", "mahalanobis", "knn")
 DEFAULT_METHOD = "mahalanobis"
 MAX_MAHALANOBIS_FEATURES = 1024  # wider features use "rms": O(d) numbers in bundle.json, not d^2
 DEFAULT_QUANTILE = 0.99
+# A face is also out of domain when ONE member sees it far out, though others see it in: its
+# worst ratio (distance / that member's threshold) beyond this quantile of the clean validation
+# faces' worst ratios. Measured (docs/experiments.md "One member far out"): the faces140k bundle's
+# multistream cnn sees every crossdomain_dev photo and video beyond the worst validation face
+# while the stacker follows it to "fake" for all 24 real FF++ videos.
+WORST_RATIO_QUANTILE = 0.995
 # a feature (nearly) constant on the training faces gets this share of the median feature
 # scale, so a foreign input that moves it counts a lot without dividing by zero
 SCALE_FLOOR = 0.01
@@ -181,22 +187,40 @@ def member_features(model, images, batch_size: int = 64) -> tuple[np.ndarray, np
     return np.concatenate(ps), np.concatenate(fs)
 
 
+def distance_ratios(scorers: Mapping[str, OodScorer], features: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(n, n_scorers)``: each face's distance over each member's threshold (in the order of
+    ``scorers``); above 1 is that member's "out"."""
+    return np.stack([sc.score(features[name]) / sc.threshold_ for name, sc in scorers.items()], axis=1)
+
+
+def fit_worst_ratio(valid_ratios, quantile: float = WORST_RATIO_QUANTILE) -> float:
+    """The worst-ratio threshold: the ``quantile`` of the clean validation faces' largest
+    :func:`distance_ratios` (at least 1, so it never flags what no member calls out)."""
+    R = np.asarray(valid_ratios, dtype=np.float64)
+    if R.ndim != 2 or R.shape[0] == 0 or not np.all(np.isfinite(R)):
+        raise ValueError(f"expected a finite (n_faces, n_members) ratio matrix, got shape {R.shape}")
+    if not 0.5 <= float(quantile) <= 1.0:
+        raise ValueError(f"quantile must be in [0.5, 1], got {quantile!r}")
+    return max(1.0, float(np.quantile(R.max(axis=1), quantile)))
+
+
 def fit_member_ood(dataset: str, members, method: str | None = None,
-                   quantile: float = DEFAULT_QUANTILE) -> dict[str, OodScorer]:
+                   quantile: float = DEFAULT_QUANTILE) -> tuple[dict[str, OodScorer], float]:
     """member name -> :class:`OodScorer` fit on that member's features of the training crops
-    of ``dataset`` (``models/<dataset>/<name>.h5``), its threshold set on the validation crops.
+    of ``dataset`` (``models/<dataset>/<name>.h5``), its threshold set on the validation crops;
+    and the worst-ratio threshold fit on those validation crops (:func:`fit_worst_ratio`).
     ``method`` None: :data:`DEFAULT_METHOD`, or ``"rms"`` for features wider than
     :data:`MAX_MAHALANOBIS_FEATURES`."""
     from dfd.evaluation.scoring import load_members
     from dfd.evaluation.study import split_crops
 
-    out = {}
+    out, valid_features = {}, {}
     for name, (model, size) in load_members(dataset, list(members)).items():
         train = member_features(model, split_crops(dataset, "train", size)[0])[1]
-        valid = member_features(model, split_crops(dataset, "valid", size)[0])[1]
+        valid_features[name] = member_features(model, split_crops(dataset, "valid", size)[0])[1]
         chosen = method or (DEFAULT_METHOD if train.shape[1] <= MAX_MAHALANOBIS_FEATURES else "rms")
-        out[name] = OodScorer(chosen, quantile).fit(train, valid)
-    return out
+        out[name] = OodScorer(chosen, quantile).fit(train, valid_features[name])
+    return out, fit_worst_ratio(distance_ratios(out, valid_features))
 
 
 def cartoon_face(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -235,10 +259,14 @@ def foreign_inputs(size: int, n: int = 8, seed: int = 0) -> dict[str, np.ndarray
 
 
 def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray, n_foreign: int = 16,
-              seed: int = 0):
+              seed: int = 0, worst_ratio: float | None = None):
     """How often each member's check flags an input as out of domain: the clean test crops
     ``images`` (uint8, any size), each corruption level of the robustness sweep, and
-    :func:`foreign_inputs`. A DataFrame of member, input, level, share flagged and n."""
+    :func:`foreign_inputs`. A DataFrame of member, input, level, share flagged and n; with
+    every member scored, also the bundle's verdict rule as member ``"verdict rule"``: the
+    share whose every member is out, or whose worst ratio exceeds ``worst_ratio`` (the
+    bundle's :attr:`~dfd.evaluation.bundle.EnsembleBundle.ood_worst_ratio`; None: every member
+    out only)."""
     import pandas as pd
 
     from dfd.evaluation.corruptions import CORRUPTIONS, corrupt
@@ -246,13 +274,20 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
 
     sets = [("clean", 0, images)] + [(k, lv, corrupt(images, k, lv, seed)) for k, lvs in CORRUPTIONS.items()
                                     for lv in lvs]
-    rows = []
+    rows, ratios = [], {}
     for name, (model, size) in models.items():
         if name not in scorers:
             continue
         foreign = [(kind, 0, x) for kind, x in foreign_inputs(size, n=n_foreign, seed=seed).items()]
         for kind, level, x in sets + foreign:
-            flagged = scorers[name].is_out(member_features(model, at_size(x, size))[1])
-            rows.append({"member": name, "input": kind, "level": level, "flagged": float(np.mean(flagged)),
+            ratio = scorers[name].score(member_features(model, at_size(x, size))[1]) / scorers[name].threshold_
+            ratios.setdefault((kind, level), []).append(ratio)
+            rows.append({"member": name, "input": kind, "level": level, "flagged": float(np.mean(ratio > 1.0)),
                          "n": int(len(x))})
+    if models and all(name in scorers for name in models):
+        for (kind, level), per_member in ratios.items():
+            R = np.stack(per_member, axis=1)
+            out = (R > 1.0).all(axis=1) | ((R.max(axis=1) > worst_ratio) if worst_ratio is not None else False)
+            rows.append({"member": "verdict rule", "input": kind, "level": level, "flagged": float(np.mean(out)),
+                         "n": int(len(R))})
     return pd.DataFrame(rows)

@@ -188,12 +188,13 @@ class EnsembleStudy:
             card = read_card(folder / f"{m}.h5")
             members.append(MemberEntry.from_file(folder, m, f"{m}.h5", int(card["input_size"])))
         ens, cal = self.fitted[self.best]
+        scorers, worst_ratio = fit_member_ood(self.dataset, self.members)  # each member's out-of-domain scorer
         member_cals = {m: self.fitted[m][1] for m in self.members}
         op = self.operating_point
         bundle = EnsembleBundle(
             members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
-            ood=fit_member_ood(self.dataset, self.members),  # each member's out-of-domain scorer
+            ood=scorers, ood_worst_ratio=worst_ratio,
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},

@@ -134,23 +134,26 @@ class Detector:
         d["limits"] = asdict(self.limits)
         return d
 
-    def verdict(self, p, members_out=None) -> str:
-        """The verdict for a calibrated P(fake) with the members out of domain for it: the
-        bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is
-        ``"no_face"``."""
+    def verdict(self, p, members_out=None, members_far=()) -> str:
+        """The verdict for a calibrated P(fake) with the members out (and far out) of domain
+        for it: the bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score
+        (``None``) is ``"no_face"``."""
         if p is None:
             return "no_face"
-        return self.bundle.verdict(p, members_out)
+        return self.bundle.verdict(p, members_out, members_far)
 
-    def decide(self, res: AnalysisResult, p: float, members_out: list[str]) -> None:
+    def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = ()) -> None:
         """Set ``res``'s score, verdict, per-file OOD summary and ``uncertain_reason`` from the
-        deciding face (image) or track (video) and the members out of domain for it."""
+        deciding face (image) or track (video) and the members out / far out of domain for it."""
         res.p_fake = p
-        res.verdict = self.verdict(p, members_out)
+        res.verdict = self.verdict(p, members_out, members_far)
         if self.bundle.ood:
+            reason = self.bundle.uncertain_reason(members_out, members_far)
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
-                       "all_out": self.bundle.uncertain_reason(members_out) is not None}
-            res.uncertain_reason = self.bundle.uncertain_reason(members_out)
+                       "members_far": list(members_far),
+                       "all_out": all(m in set(members_out) for m in self.bundle.member_names),
+                       "out_of_domain": reason is not None}
+            res.uncertain_reason = reason
 
     def warmup(self) -> None:
         """Trace the detector and model graphs now (the first analysis is otherwise ~1-2 s slower)."""
@@ -291,7 +294,7 @@ class Detector:
         res.faces = faces
         res.decided_by = best
         res.member_scores = dict(faces[best].member_scores)
-        self.decide(res, faces[best].p_fake, faces[best].members_out)
+        self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -383,7 +386,7 @@ class Detector:
                 frame_index=c.frame_index,
                 track_id=c.track_id,
                 ood={name: {"distance": float(o["distance"][i]), "threshold": float(o["threshold"]),
-                            "out": bool(o["out"][i])} for name, o in ood.items()},
+                            "out": bool(o["out"][i]), "far": bool(o["far"][i])} for name, o in ood.items()},
                 implausible=implausible_because(c.face),
             ))
         return out
