@@ -362,3 +362,57 @@ def test_recombine_inverts_member_calibrators_and_rescores():
     assert rows["image", "pooled"]["scored_real"] == 4 and rows["image", "pooled"]["scored_fake"] == 3
     with pytest.raises(ValueError, match="p_b"):
         raw_member_scores(per_file.drop(columns="p_b"), bundle)
+
+
+class _SharpnessDetector(ScriptedDetector):
+    """Scores a photo by its sharpness (variance of the Laplacian, squashed to 0-1), so a
+    degraded copy scores differently from its original: what reaches the detector is the copy."""
+
+    def analyze(self, path, frames: int = 32) -> AnalysisResult:
+        import cv2
+
+        self.calls.append(str(path))
+        grey = cv2.cvtColor(np.asarray(Image.open(path).convert("RGB")), cv2.COLOR_RGB2GRAY).astype(np.float64)
+        p = float(1 - math.exp(-cv2.Laplacian(grey, cv2.CV_64F).var() / 2000))
+        return AnalysisResult(
+            path=str(path), kind="image", verdict="fake" if p >= 0.6 else "real" if p < 0.4 else "uncertain",
+            p_fake=p, member_scores={"cnn": p}, faces=[], frames=[], suspicious_frames=[], timings={"total": 0.1},
+            models=self.model_ids, threshold=0.5, uncertain_band=(0.4, 0.6))
+
+
+def test_external_robustness_degrades_each_photo_and_reports_the_fall(tmp_path):
+    from dfd.evaluation.corruptions import corrupt_one
+    from dfd.external.robustness import EXTERNAL_CORRUPTIONS, markdown, robustness_table
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "set"
+    for i in range(4):  # real: smooth textures; fake: sharp ones (the stand-in detector tells them apart)
+        for label, sigma in (("real", 3.0), ("fake/gan", 0.0)):
+            img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            img = img if sigma == 0 else np.asarray(Image.fromarray(img).resize((16, 16)).resize((64, 64)))
+            (root / label).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(root / label / f"{i}.png")
+    _clip(root / "real" / "clip.avi")  # videos are not degraded
+    labelled = collect_labels(root)
+    det = _SharpnessDetector()
+    out = tmp_path / "report"
+    table = robustness_table(labelled, det, out, n_boot=50)
+    assert [(r.corruption, r.group) for r in table.itertuples() if r.group == "gan"] == \
+        [("none", "gan")] + [(k, "gan") for k, _lv in EXTERNAL_CORRUPTIONS]
+    clean = table[(table.corruption == "none") & (table.group == "gan")].iloc[0]
+    assert clean.roc_auc == 1.0 and (clean.n_fake, clean.n_real) == (4, 4)
+    for kind, level in EXTERNAL_CORRUPTIONS:
+        copy = out / "robustness" / f"{kind}_{level:g}" / "files" / "fake" / "gan" / "0.png.png"
+        original = np.asarray(Image.open(root / "fake" / "gan" / "0.png").convert("RGB"))
+        assert np.array_equal(np.asarray(Image.open(copy).convert("RGB")),
+                              corrupt_one(original, kind, level, np.random.default_rng(0)))
+        row = table[(table.corruption == kind) & (table.group == "gan")].iloc[0]
+        assert row.fall == pytest.approx(clean.roc_auc - row.roc_auc)
+    assert not any(c.endswith(".avi") for c in det.calls)
+    n_calls = len(det.calls)
+    assert n_calls == 8 * (1 + len(EXTERNAL_CORRUPTIONS))
+    again = robustness_table(labelled, det, out, n_boot=50)  # every copy and result cached
+    assert len(det.calls) == n_calls and again.roc_auc.tolist() == table.roc_auc.tolist()
+    text = markdown(table)
+    assert "| jpeg_quality | 50 | gan | 4 / 4 |" in text and "Photos only" in text
+    assert set(table.group) == {"pooled", "gan"}
