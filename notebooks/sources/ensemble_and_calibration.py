@@ -153,11 +153,14 @@ save_figure(plot_robustness(sweep[sweep.corruption != "none"], x="level", y="auc
 
 Share of inputs each member's out-of-domain check (fit on the training faces, threshold at the 0.99 quantile of
 clean validation faces) flags: the clean test faces (about 1% by construction), every corruption of the sweep
-above, and inputs like no face photo (noise, flat colour, drawn cartoon faces). When every member is out for a
-file's deciding face, the verdict is `uncertain`.
+above, and inputs like no face photo (noise, flat colour, drawn cartoon faces). A file's verdict is `uncertain`
+when every member is out for its deciding face, or when one member sees it far out: its distance over that
+member's threshold beyond the 0.995 quantile of the clean validation faces' largest such ratio (the bundle's
+`ood_worst_ratio`). Column "verdict rule": the share that rule makes `uncertain`.
 ''',
     '''
-ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=seed)
+ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=seed,
+                worst_ratio=bundle.ood_worst_ratio)
 display(ood.pivot_table(index=["input", "level"], columns="member", values="flagged", sort=False).round(2))
 ''',
     '''#md
