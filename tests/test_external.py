@@ -251,6 +251,12 @@ def test_cache_resumes_and_reanalyses_what_changed(tmp_path):
     evaluate_external(root, detector=retrained, out_dir=out, n_boot=0, progress=False)
     assert len(retrained.calls) == 10
     assert all(e["key"]["models"] == ["cnn@111111111111"] for e in read_cache(cache).values())
+    # the same member files in a re-fitted bundle (other band, ensemble or OOD scorers): analysed again
+    refitted = ScriptedDetector(model_ids=("cnn@111111111111",))
+    refitted.bundle_id = "abcdef012345"
+    evaluate_external(root, detector=refitted, out_dir=out, n_boot=0, progress=False)
+    assert len(refitted.calls) == 10
+    assert all(e["key"]["bundle"] == "abcdef012345" for e in read_cache(cache).values())
 
 
 def test_entry_function_writes_every_output(tmp_path):
@@ -320,6 +326,20 @@ def test_tiny_bundle_through_the_engine(tmp_path, feat_data):
     assert per_file.loc["fake/clips/single_face.mp4", "kind"] == "video"
     keys = [e["key"] for e in read_cache(tmp_path / "out" / CACHE_FILE).values()]
     assert all(k["models"] == report.summary["models"] and k["frames"] == 4 for k in keys)
+    from dfd.inference import Detector
+
+    engine = Detector.from_dir(bundle)
+    assert all(k["bundle"] == engine.bundle_id and len(k["bundle"]) == 12 for k in keys)
+    data = json.loads((bundle / "bundle.json").read_text())
+    data["uncertain_band"] = [0.0, 0.5]  # another band, the same member files: another bundle id
+    other = tmp_path / "other"
+    shutil.copytree(bundle, other)
+    (other / "bundle.json").write_text(json.dumps(data))
+    assert Detector.from_dir(other).bundle_id != engine.bundle_id
+    # when it was saved is not what it is
+    (other / "bundle.json").write_text(json.dumps({**json.loads((bundle / "bundle.json").read_text()),
+                                                   "created": "another day"}))
+    assert Detector.from_dir(other).bundle_id == engine.bundle_id
 
 
 @pytest.mark.shared

@@ -23,7 +23,7 @@ CACHE_FILE = "results.jsonl"
 RESULT_COLUMNS = ["verdict", "p_fake", "n_faces", "n_frames_scored", "seconds", "error", "members"]
 
 
-def file_key(root: Path, path: str, models: list[str], frames: int) -> dict:
+def file_key(root: Path, path: str, models: list[str], frames: int, bundle: str | None = None) -> dict:
     try:
         st = os.stat(path)
         size, mtime = int(st.st_size), int(st.st_mtime_ns)
@@ -32,7 +32,7 @@ def file_key(root: Path, path: str, models: list[str], frames: int) -> dict:
     from dfd.inference import ENGINE_RULES_VERSION
 
     return {"path": Path(os.path.relpath(path, root)).as_posix(), "size": size, "mtime_ns": mtime,
-            "models": list(models), "frames": int(frames), "engine_rules": ENGINE_RULES_VERSION}
+            "models": list(models), "bundle": bundle, "frames": int(frames), "engine_rules": ENGINE_RULES_VERSION}
 
 
 def flat_result(result) -> dict:
@@ -93,9 +93,10 @@ def analyse(labelled: LabelledSet, detector, cache_dir, frames: int = 32, progre
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cached = read_cache(cache_path)
     models = list(detector.model_ids)
+    bundle = getattr(detector, "bundle_id", None)  # stand-ins in tests have none
     records, todo = {}, []
     for path in labelled.files["path"]:
-        key = file_key(labelled.root, path, models, frames)
+        key = file_key(labelled.root, path, models, frames, bundle)
         entry = cached.get(key["path"])
         if entry is not None and entry["key"] == key:
             records[path] = dict(entry["result"], cached=True)

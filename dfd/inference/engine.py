@@ -27,6 +27,7 @@ FFmpeg is restricted to the ``file`` protocol. Nothing here opens a network conn
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -123,6 +124,16 @@ class Detector:
     @property
     def model_ids(self) -> list[str]:
         return [m.id for m in self.members]
+
+    @property
+    def bundle_id(self) -> str:
+        """A short hash of the bundle's rules and fitted parts (ensemble, calibration, band,
+        OOD scorers; not its creation time): results cached for one bundle are not reused for
+        another whose members are the same files."""
+        from dfd.io.hashing import sha256_text
+
+        d = {k: v for k, v in self.bundle.to_dict().items() if k != "created"}
+        return sha256_text(json.dumps(d, sort_keys=True, allow_nan=False))[:12]
 
     @property
     def info(self) -> dict:

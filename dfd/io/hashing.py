@@ -1,4 +1,4 @@
-"""The one file-hash helper: SHA-256 of a file's bytes, read in blocks (media files can be GBs)."""
+"""The one hash helper: SHA-256 of a file's bytes, read in blocks (media files can be GBs), or of a text."""
 
 from __future__ import annotations
 
@@ -10,3 +10,8 @@ def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of the file at ``path``."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of ``text`` encoded as UTF-8 (e.g. a canonical JSON dump)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
