@@ -435,4 +435,4 @@ def test_external_robustness_degrades_each_photo_and_reports_the_fall(tmp_path):
     assert len(det.calls) == n_calls and again.roc_auc.tolist() == table.roc_auc.tolist()
     text = markdown(table)
     assert "| jpeg_quality | 50 | gan | 4 / 4 |" in text and "Photos only" in text
-    assert set(table.group) == {"pooled", "gan"}
+    assert set(table.group) == {"pooled", "gan"} and "nan" not in text

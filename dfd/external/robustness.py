@@ -103,7 +103,7 @@ def markdown(table: pd.DataFrame) -> str:
         lo, hi = r["roc_auc_ci"]
         auc = "-" if r["roc_auc"] is None else f"{r['roc_auc']:.3f}" + ("" if lo is None else f" [{lo:.3f}, {hi:.3f}]")
         fall = "-" if r["fall"] is None or r["corruption"] == "none" else f"{r['fall']:+.3f}"
-        share = "-" if r["share_reals_called_fake"] is None else f"{r['share_reals_called_fake']:.0%}"
+        share = "-" if pd.isna(r["share_reals_called_fake"]) else f"{r['share_reals_called_fake']:.0%}"
         lines.append(f"| {r['corruption']} | {r['level']:g} | {r['group']} | {r['n_fake']} / {r['n_real']} | {auc} | "
                      f"{fall} | {share} | "
                      f"{r['no_face']} |")
