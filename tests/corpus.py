@@ -87,7 +87,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         return _TINY_BUNDLES[key]
     import keras
 
-    from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
+    from dfd.evaluation.bundle import SAVED_OOD_COMBINE, EnsembleBundle, MemberEntry
     from dfd.evaluation.ensembles import choose_best, fit_ensembles
     from dfd.evaluation.operating_point import choose_operating_point
     from dfd.models import base_card, build_model, save_model
@@ -127,7 +127,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         members=entries, ensemble=ens, calibrator=cal,
         member_calibrators={m: fitted[m][1] for m in members},
         threshold=op.threshold, uncertain_band=op.band, dataset="tiny-test", ensemble_name=best, ood=ood,
-        ood_worst_ratio=worst_ratio,
+        ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
     )
     bundle.save(folder)
     _TINY_BUNDLES[key] = folder

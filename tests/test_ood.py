@@ -249,11 +249,24 @@ def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
         bundle.verdict([0.1, 0.9], names)
     P = np.array([[0.9, 0.2], [0.9, 0.2]])
     out = np.array([[False, True], [True, True]])
+    assert bundle.ood_combine == "far_left_out"  # what the study saves (make_tiny_bundle does as it does)
+    bundle.ood_combine = "ensemble"
+    assert bundle.left_out_matrix({}, 2) is None
     np.testing.assert_allclose(bundle.predict(P, out), bundle.predict(P))  # "ensemble": every column as is
     bundle.ood_combine = "in_domain_mean"
     p = bundle.predict(P, out)
     assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])  # the one member in domain
     assert p[1] == pytest.approx(bundle.predict(P)[1])  # none in domain: the ensemble's score
+    bundle.ood_combine = "far_left_out"  # the ensemble unless a member is far out; then the others' mean
+    far = np.array([[False, True], [False, False]])
+    p = bundle.predict(P, far)
+    assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])
+    assert p[1] == pytest.approx(bundle.predict(P)[1])  # nobody far: the ensemble as fit
+    ood = {names[0]: {"out": np.array([True, True]), "far": np.array([False, False])},
+           names[1]: {"out": np.array([True, False]), "far": np.array([True, False])}}
+    np.testing.assert_array_equal(bundle.left_out_matrix(ood, 2), far)
+    bundle.ood_combine = "in_domain_mean"
+    np.testing.assert_array_equal(bundle.left_out_matrix(ood, 2), [[True, True], [True, False]])
     d = bundle.to_dict()
     assert d["format_version"] == 2 and EnsembleBundle.from_dict(d).ood_combine == "in_domain_mean"
     assert d["ood_worst_ratio"] >= 1.0 and EnsembleBundle.from_dict(d).ood_worst_ratio == d["ood_worst_ratio"]
@@ -343,3 +356,31 @@ def test_ood_rates_table_counts_what_each_member_flags(ood_bundle_dir, feat_data
         assert rate("verdict rule", kind) <= max(per_member) + 1e-9
     only_all = ood_rates(models, bundle.ood, fresh[:4], n_foreign=2, worst_ratio=None)
     assert rate("verdict rule", "uniform_noise", only_all) == 1.0
+
+
+def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
+    """Notebook 05's robustness sweep and container sensitivity score the ensemble with the
+    bundle's out-of-domain combination, as the engine does (``Detector.score_crops``)."""
+    from dfd.evaluation.scoring import bundle_combine, named_scores
+    from dfd.models import load_model
+
+    det = Detector.from_dir(ood_bundle_dir)
+    bundle = det.bundle
+    models = {m.name: (load_model(ood_bundle_dir / m.file)[0], m.input_size[0]) for m in bundle.members}
+    crops = np.concatenate([_jitter(_aligned_faces(feat_data / "single_face.jpg"), 2, np.random.default_rng(3)),
+                            foreign_inputs(128, n=2)["uniform_noise"]])
+    scores = named_scores(models, crops, bundle_combine(bundle))
+    engine_p, _members = det.score_crops(crops)
+    np.testing.assert_allclose(scores["ensemble"], engine_p, atol=1e-5)
+    # one member kept in domain whatever it sees: the noise is far out for the other only, so it is
+    # left out and the noise scores as the kept member alone, not as the plain ensemble
+    first, second = bundle.member_names
+    bundle.ood[second].threshold_ = 1e9
+    scores = named_scores(models, crops, bundle_combine(bundle))
+    engine_p, members = det.score_crops(crops)
+    plain = named_scores(models, crops, bundle.predict)["ensemble"]
+    assert bundle.ood_combine == "far_left_out"
+    np.testing.assert_allclose(scores["ensemble"], engine_p, atol=1e-5)
+    np.testing.assert_allclose(engine_p[-2:], members[second][-2:], atol=1e-9)
+    assert not np.allclose(plain[-2:], engine_p[-2:])
+    np.testing.assert_allclose(plain[:-2], engine_p[:-2], atol=1e-5)  # the faces: nobody far, the same

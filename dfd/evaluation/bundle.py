@@ -33,7 +33,12 @@ OOD_REASON = "unlike the data these models were trained on"
 # "ensemble": the bundle's ensemble of every member as is (measured best on corrupted
 # dfd-default test copies); "in_domain_mean": the mean calibrated P(fake) of the members
 # in domain. Either way a face with every member out is "uncertain".
-OOD_COMBINE_RULES = ("ensemble", "in_domain_mean")
+# How a face's score is combined when members are out of domain for it: "ensemble" every column
+# as is; "in_domain_mean" the mean calibrated score of the members in domain (always);
+# "far_left_out" the ensemble, except for a face some member sees far out (ood_worst_ratio):
+# the mean calibrated score of the others. Measured (docs/experiments.md "Far members left out").
+OOD_COMBINE_RULES = ("ensemble", "in_domain_mean", "far_left_out")
+SAVED_OOD_COMBINE = "far_left_out"  # what the study saves new bundles with (older ones load as "ensemble")
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # bundle.json is small; refuse anything absurd
 
 
@@ -132,9 +137,9 @@ class EnsembleBundle:
 
     def predict(self, P_members, out=None) -> np.ndarray:
         """Calibrated ensemble P(fake) for an ``(n, n_members)`` matrix (a 1-D vector is
-        taken as one sample). ``out`` (same shape, bool: member out of domain for that
-        face, see :meth:`out_matrix`) applies the ``ood_combine`` rule; a face with every
-        member out keeps the ensemble's score (its verdict is "uncertain" all the same)."""
+        taken as one sample). ``out`` (same shape, bool: the members left out for that face,
+        :meth:`left_out_matrix`) applies the ``ood_combine`` rule; a face with every member
+        left out keeps the ensemble's score (its verdict is "uncertain" all the same)."""
         P = np.asarray(P_members, dtype=np.float64)
         if P.ndim == 1:
             P = P[None, :]
@@ -145,7 +150,17 @@ class EnsembleBundle:
         cal = np.stack(list(self.member_probabilities(P).values()), axis=1)
         n_in = (~out).sum(axis=1)
         mean_in = np.where(out, 0.0, cal).sum(axis=1) / np.maximum(n_in, 1)
-        return np.where(n_in > 0, mean_in, p)
+        use_mean = n_in > 0
+        if self.ood_combine == "far_left_out":
+            use_mean &= out.any(axis=1)  # nobody far out: the ensemble as fit
+        return np.where(use_mean, mean_in, p)
+
+    def left_out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray | None:
+        """What :meth:`predict` leaves out under ``ood_combine``: the members out of domain
+        ("in_domain_mean"), far out ("far_left_out"), or None ("ensemble")."""
+        if self.ood_combine == "ensemble":
+            return None
+        return self.out_matrix(ood, n, "far" if self.ood_combine == "far_left_out" else "out")
 
     def ood_scores(self, features: Mapping[str, np.ndarray]) -> dict[str, dict]:
         """Each member with an OOD scorer: ``{"distance": (n,), "threshold": float, "out":
@@ -159,9 +174,10 @@ class EnsembleBundle:
             out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_, "far": far}
         return out
 
-    def out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray:
-        """``(n, n_members)`` bool from :meth:`ood_scores`; a member without a scorer is in domain."""
-        cols = [np.asarray(ood[m]["out"], bool).reshape(n) if m in ood else np.zeros(n, bool)
+    def out_matrix(self, ood: Mapping[str, Mapping], n: int, check: str = "out") -> np.ndarray:
+        """``(n, n_members)`` bool from :meth:`ood_scores` (``check`` "out" or "far"); a
+        member without a scorer is in domain."""
+        cols = [np.asarray(ood[m][check], bool).reshape(n) if m in ood else np.zeros(n, bool)
                 for m in self.member_names]
         return np.stack(cols, axis=1)
 

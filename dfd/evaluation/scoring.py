@@ -41,13 +41,34 @@ def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batc
     return np.stack(cols, axis=1)
 
 
+def bundle_combine(bundle):
+    """The bundle's score of member scores as the engine gives it — members out (or far out)
+    of domain left out where its ``ood_combine`` says — for :func:`named_scores`: a
+    ``combine(P, features)`` (marked ``needs_features``)."""
+    def combine(P, features):
+        return bundle.predict(P, bundle.left_out_matrix(bundle.ood_scores(features), len(P)))
+
+    combine.needs_features = True
+    return combine
+
+
 def named_scores(models: dict[str, tuple[object, int]], images: np.ndarray, combine=None) -> dict[str, np.ndarray]:
     """Each member's raw P(fake) of ``images`` by name, and the ensemble's ``combine(P) -> p``
-    (named ``ensemble``; or each of a mapping ``name -> combine``)."""
+    (named ``ensemble``; or each of a mapping ``name -> combine``); a combine marked
+    ``needs_features`` (:func:`bundle_combine`) is given each member's features too."""
     from collections.abc import Mapping
 
     combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
-    P = score_images(models, images)
+    features = None
+    if any(getattr(fn, "needs_features", False) for fn in combiners.values()):
+        from dfd.evaluation.ood import member_features
+
+        both = {name: member_features(model, at_size(images, size)) for name, (model, size) in models.items()}
+        P = np.stack([both[name][0] for name in models], axis=1)
+        features = {name: both[name][1] for name in models}
+    else:
+        P = score_images(models, images)
     out = {name: P[:, j] for j, name in enumerate(models)}
-    out.update({name: np.asarray(fn(P), np.float64) for name, fn in combiners.items()})
+    out.update({name: np.asarray(fn(P, features) if getattr(fn, "needs_features", False) else fn(P), np.float64)
+                for name, fn in combiners.items()})
     return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dfd.data.prepare import load_manifest
-from dfd.evaluation.bundle import EnsembleBundle, MemberEntry
+from dfd.evaluation.bundle import SAVED_OOD_COMBINE, EnsembleBundle, MemberEntry
 from dfd.evaluation.corruptions import corrupted_copies
 from dfd.evaluation.ensembles import choose_best, fit_ensembles
 from dfd.evaluation.leakage import assert_no_leakage
@@ -194,7 +194,7 @@ class EnsembleStudy:
         bundle = EnsembleBundle(
             members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
-            ood=scorers, ood_worst_ratio=worst_ratio,
+            ood=scorers, ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},

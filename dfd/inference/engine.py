@@ -253,8 +253,7 @@ class Detector:
                             {key: c for key in self._stage_keys}) for c in arr]
         with self._lock:
             P, _, features = self._predict_members(cands, _Clock(self.limits, None, None))
-        out = self.bundle.out_matrix(self.bundle.ood_scores(features), len(P))
-        p = self.bundle.predict(P, out)
+        p = self.bundle.predict(P, self.bundle.left_out_matrix(self.bundle.ood_scores(features), len(P)))
         return np.asarray(p, dtype=np.float64).reshape(-1), self.bundle.member_probabilities(P)
 
     def analyze_many(self, paths, **kw) -> Iterator[AnalysisResult]:
@@ -366,7 +365,7 @@ class Detector:
         t = time.perf_counter()
         P, inputs, features = self._predict_members(candidates, clock)
         ood = self.bundle.ood_scores(features)
-        p_ens = np.asarray(self.bundle.predict(P, self.bundle.out_matrix(ood, len(P))), dtype=np.float64).reshape(-1)
+        p_ens = np.asarray(self.bundle.predict(P, self.bundle.left_out_matrix(ood, len(P))), dtype=np.float64).reshape(-1)
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)

@@ -42,7 +42,7 @@ from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
 from dfd.evaluation.report import save_figure, update_metrics, write_results_md
-from dfd.evaluation.scoring import IMAGE_MODELS
+from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
 
@@ -143,7 +143,7 @@ Test ROC-AUC when the test faces are degraded: JPEG quality 90/70/50/30, Gaussia
 models = load_members(dataset, study.members)
 size = max(s for _m, s in models.values())
 x_test, y_sweep, _rows = test_split(dataset, size)
-sweep = robustness_sweep(models, x_test, y_sweep, combine=bundle.predict, seed=seed)
+sweep = robustness_sweep(models, x_test, y_sweep, combine=bundle_combine(bundle), seed=seed)
 display(sweep.pivot_table(index=["corruption", "level"], columns="model", values="auc", sort=False).round(3))
 save_figure(plot_robustness(sweep[sweep.corruption != "none"], x="level", y="auc", hue="model", style="corruption"),
             dataset, "05_robustness.png")
@@ -171,7 +171,7 @@ percentile and largest |Δ p_fake|, and the share moved by more than the 0.03 ta
 classes by file processing moves a lot here.
 ''',
     '''
-container = container_sensitivity(models, x_test, combine=bundle.predict)
+container = container_sensitivity(models, x_test, combine=bundle_combine(bundle))
 display(container.pivot_table(index="model", columns="resave", values="median_abs_delta", sort=False).round(3))
 ''',
     '''
