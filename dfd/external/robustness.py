@@ -17,7 +17,6 @@ Videos are not degraded (re-encoding them would add a second compression); the t
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dfd.external.labels import LabelledSet, collect_labels
+from dfd.external.labels import LabelledSet
 
 EXTERNAL_CORRUPTIONS: tuple[tuple[str, float], ...] = (("jpeg_quality", 50), ("gaussian_blur_sigma", 1.0),
                                                        ("downscale", 0.5))
@@ -111,25 +110,14 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", help="labelled folder (manifest.csv or real/ fake/ folders)")
-    ap.add_argument("--dataset", default="dfd-default")
-    ap.add_argument("--models", default=None, help="bundle folder (default models/<dataset>)")
-    ap.add_argument("--name", default=None, help="external report name (default: the folder's name)")
-    ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--n-boot", type=int, default=1000)
+    from dfd.external.report import write_table
+    from dfd.external.runner import folder_arguments, folder_engine
+
+    ap = folder_arguments(__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="at most this many photos per label and source")
     args = ap.parse_args(argv)
-
-    from dfd.external.evaluate import external_dir
-    from dfd.external.report import write_table
-    from dfd.inference import Detector, default_models_dir, quiet_tensorflow_logs
-
-    quiet_tensorflow_logs()
-    labelled = collect_labels(args.folder).limited(args.limit)
-    out = external_dir(args.dataset, args.name or labelled.name)
-    detector = Detector.from_dir(args.models or default_models_dir(args.dataset))
-    detector.warmup()
+    labelled, out, detector = folder_engine(args)
+    labelled = labelled.limited(args.limit)
     table = robustness_table(labelled, detector, out, frames=args.frames, n_boot=args.n_boot)
     write_table(table, out, "robustness", markdown(table))
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfd.external.labels import LabelledSet
+from dfd.external.labels import LabelledSet, collect_labels
 
 CACHE_FILE = "results.jsonl"
 # the engine's result, flattened: one column per field (member scores as p_<member>)
@@ -115,3 +115,31 @@ def analyse(labelled: LabelledSet, detector, cache_dir, frames: int = 32, progre
     results = pd.DataFrame([records[p] for p in labelled.files["path"]],
                            columns=RESULT_COLUMNS + ["cached"])
     return pd.concat([labelled.files.reset_index(drop=True), results], axis=1)
+
+
+def folder_arguments(description: str):
+    """An ``argparse`` parser with the arguments every tool over a labelled folder takes:
+    the folder, ``--dataset``, ``--models``, ``--name``, ``--frames`` and ``--n-boot``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("folder", help="labelled folder (manifest.csv or real/ fake/ folders)")
+    ap.add_argument("--dataset", default="dfd-default")
+    ap.add_argument("--models", default=None, help="bundle folder (default models/<dataset>)")
+    ap.add_argument("--name", default=None, help="external report name (default: the folder's name)")
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    return ap
+
+
+def folder_engine(args) -> tuple[LabelledSet, Path, object]:
+    """For :func:`folder_arguments`' ``args``: the labelled folder, its external report folder
+    and the engine over the bundle, warmed up."""
+    from dfd.external.evaluate import external_dir
+    from dfd.inference import Detector, default_models_dir, quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
+    labelled = collect_labels(args.folder)
+    detector = Detector.from_dir(args.models or default_models_dir(args.dataset))
+    detector.warmup()
+    return labelled, external_dir(args.dataset, args.name or labelled.name), detector

@@ -9,14 +9,13 @@ report.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from dfd.evaluation.video_rules import VIDEO_RULES, compare_rules, rule_scores
-from dfd.external.labels import LabelledSet, collect_labels
+from dfd.external.labels import LabelledSet
 from dfd.external.runner import CACHE_FILE, read_cache
 
 
@@ -164,31 +163,20 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", help="labelled folder (manifest.csv or real/ fake/ folders)")
-    ap.add_argument("--dataset", default="dfd-default")
-    ap.add_argument("--models", default=None, help="bundle folder (default models/<dataset>)")
-    ap.add_argument("--name", default=None, help="external report name (default: the folder's name)")
-    ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--n-boot", type=int, default=1000)
+    from dfd.external.runner import analyse, folder_arguments, folder_engine
+
+    ap = folder_arguments(__doc__.split("\n\n")[0])
     ap.add_argument("--temporal", default=None, help="also compare this temporal model (.h5, notebook 06)")
     ap.add_argument("--frames-list", default="", help="e.g. 8,16,32,64: also the engine's rule against frames per video")
     ap.add_argument("--limit", type=int, default=0, help="at most this many videos per label and source")
     ap.add_argument("--shares", default="", help="e.g. 0,0.1,0.25,0.5: also the rule under each minimum track share")
     args = ap.parse_args(argv)
 
-    from dfd.external.evaluate import external_dir
     from dfd.external.report import write_table
-    from dfd.external.runner import analyse
-    from dfd.inference import Detector, default_models_dir, quiet_tensorflow_logs
 
-    quiet_tensorflow_logs()
-    labelled = collect_labels(args.folder)
+    labelled, out, detector = folder_engine(args)
     videos_only = LabelledSet(labelled.root, labelled.files[labelled.files.kind == "video"].reset_index(drop=True),
                               labelled.origin).limited(args.limit)
-    out = external_dir(args.dataset, args.name or labelled.name)
-    detector = Detector.from_dir(args.models or default_models_dir(args.dataset))
-    detector.warmup()
     analyse(videos_only, detector, out, frames=args.frames)
     videos = labelled_videos(videos_only, out)
     extra = {"temporal": temporal_scores([v["path"] for v in videos], args.temporal)} if args.temporal else None
