@@ -267,7 +267,8 @@ def compute_metrics(
     the reals and the fakes separately with replacement, keeping the class counts, so no
     resample is ever missing a class (and metrics stay comparable to the point value).
     If the data itself holds only one class, the two-class metrics (balanced accuracy,
-    ROC-AUC, AP, EER) are ``None``. ``n_boot=0`` skips the bootstrap (CI bounds ``None``).
+    ROC-AUC, AP, EER) are ``None``. ``n_boot=0`` skips the bootstrap (CI bounds ``None``), as
+    does a class with a single row (one file cannot be resampled into an interval).
     The same ``seed`` gives the same intervals.
 
     Note: for biased statistics such as ECE/MCE (which grow when samples are duplicated)
@@ -283,7 +284,7 @@ def compute_metrics(
     )
     values = _metric_vector(y, p, threshold, names)
     lo = hi = [None] * len(names)
-    if n_boot > 0:
+    if n_boot > 0 and all(np.count_nonzero(y == c) >= 2 for c in classes):
         # One scipy "sample" per class; independent resampling of samples = stratification.
         samples = tuple(p[y == c] for c in classes)
 

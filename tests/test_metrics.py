@@ -132,6 +132,16 @@ def test_one_class_data_gives_none_for_two_class_metrics():
         M.roc_auc([1, 1], [0.2, 0.3])
 
 
+def test_a_class_with_one_row_gets_values_without_an_interval():
+    # e.g. one real and a few fake videos of a source (video_rules --limit 1): no resample
+    # of a single row, but every value is still given
+    res = M.compute_metrics([0, 1, 1], [0.2, 0.7, 0.9], n_boot=50)
+    assert res["roc_auc"]["value"] == pytest.approx(1.0)
+    assert res["accuracy"] == {"value": 1.0, "ci_low": None, "ci_high": None}
+    two = M.compute_metrics([0, 0, 1, 1], [0.2, 0.6, 0.7, 0.9], n_boot=50)
+    assert two["roc_auc"]["ci_low"] is not None
+
+
 @pytest.mark.parametrize(
     "y, p, message",
     [

@@ -169,8 +169,8 @@ class EnsembleBundle:
         out = {}
         for name, scorer in self.ood.items():
             d = scorer.score(features[name])
-            far = (d / scorer.threshold_ > self.ood_worst_ratio if self.ood_worst_ratio is not None
-                   else np.zeros(d.shape, bool))
+            ratio = scorer.ratio(d)
+            far = ratio > self.ood_worst_ratio if self.ood_worst_ratio is not None else np.zeros(d.shape, bool)
             out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_, "far": far}
         return out
 
@@ -181,14 +181,18 @@ class EnsembleBundle:
                 for m in self.member_names]
         return np.stack(cols, axis=1)
 
+    def all_out(self, members_out) -> bool:
+        """Whether every member is among ``members_out``."""
+        gone = set(members_out)
+        return all(m in gone for m in self.member_names)
+
     def uncertain_reason(self, members_out, members_far=()) -> str | None:
         """Why a face is "uncertain" for being out of domain: every member is out for it
         (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`);
         otherwise (and always for a bundle without OOD scorers) None."""
         if not self.ood:
             return None
-        gone = set(members_out)
-        if all(m in gone for m in self.member_names):
+        if self.all_out(members_out):
             return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
         far = [m for m in self.member_names if m in set(members_far)]
         if far and self.ood_worst_ratio is not None:

@@ -131,6 +131,11 @@ class OodScorer:
         Z = (_check_features(features, self.n_features_in_) - self.mean_) / self.scale_
         return self._distances(Z)
 
+    def ratio(self, distances) -> np.ndarray:
+        """Distances (from :meth:`score`) over ``threshold_``: above 1 is out of domain."""
+        self._check_fitted()
+        return np.asarray(distances, dtype=np.float64) / self.threshold_
+
     def is_out(self, features) -> np.ndarray:
         """True for each face whose distance is above ``threshold_``."""
         return self.score(features) > self.threshold_
@@ -190,7 +195,7 @@ def member_features(model, images, batch_size: int = 64) -> tuple[np.ndarray, np
 def distance_ratios(scorers: Mapping[str, OodScorer], features: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(n, n_scorers)``: each face's distance over each member's threshold (in the order of
     ``scorers``); above 1 is that member's "out"."""
-    return np.stack([sc.score(features[name]) / sc.threshold_ for name, sc in scorers.items()], axis=1)
+    return np.stack([sc.ratio(sc.score(features[name])) for name, sc in scorers.items()], axis=1)
 
 
 def fit_worst_ratio(valid_ratios, quantile: float = WORST_RATIO_QUANTILE) -> float:

@@ -27,6 +27,7 @@ FFmpeg is restricted to the ``file`` protocol. Nothing here opens a network conn
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -125,7 +126,7 @@ class Detector:
     def model_ids(self) -> list[str]:
         return [m.id for m in self.members]
 
-    @property
+    @functools.cached_property
     def bundle_id(self) -> str:
         """A short hash of the bundle's rules and fitted parts (ensemble, calibration, band,
         OOD scorers; not its creation time): results cached for one bundle are not reused for
@@ -162,7 +163,7 @@ class Detector:
             reason = self.bundle.uncertain_reason(members_out, members_far)
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
                        "members_far": list(members_far),
-                       "all_out": all(m in set(members_out) for m in self.bundle.member_names),
+                       "all_out": self.bundle.all_out(members_out),
                        "out_of_domain": reason is not None}
             res.uncertain_reason = reason
 
