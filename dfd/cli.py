@@ -44,9 +44,11 @@ output:
   index into faces, whose score is the verdict) and no_face_reason (verdict no_face: "no
   face found", "faces too small" or "too few frames with a face"). With a bundle that has
   out-of-domain scorers, each face's "ood" gives per model its distance, threshold and
-  whether it is "out" or "far" out (beyond what the worst validation face reaches); the
-  file's "ood" names the models checked and those out or far out for the deciding face or
-  track ("members_out", "members_far", "all_out", "out_of_domain"), and "uncertain_reason"
+  whether it is "out" or "far" out (beyond what the worst validation face reaches) and
+  whether its score is "beyond_range" (outside every score it gave on validation: it is
+  left out of that face's p_fake); the file's "ood" names the models checked and those out,
+  far out or beyond range for the deciding face or track ("members_out", "members_far",
+  "members_beyond_range", "all_out", "out_of_domain"), and "uncertain_reason"
   says why the verdict is uncertain when every model is out or one is far out ("unlike the
   data these models were trained on (out of domain for: ...)").
   Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a

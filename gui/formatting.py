@@ -62,6 +62,16 @@ def out_of_domain_text(result) -> str | None:
             "file another way.")
 
 
+def left_out_text(result) -> str | None:
+    """Which models the score of the deciding face or track leaves out because their own score
+    lies beyond every score they gave on their validation faces; None when none is."""
+    left = (getattr(result, "ood", None) or {}).get("members_beyond_range") or []
+    if not left:
+        return None
+    return (f"Not counted in this score: {', '.join(left)} (its score for this face lies beyond any it gave "
+            "on the faces it was checked on, as heavy compression can cause); the other models decide.")
+
+
 def no_face_text(reason: str | None) -> str:
     """What a "no face" verdict means for this file; an unknown or missing reason gets the
     general sentence (results from before the reason existed have none)."""

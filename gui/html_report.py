@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from . import theme
 from .formatting import (
     count,
+    left_out_text,
     no_face_text,
     out_of_domain_text,
     percent,
@@ -282,6 +283,8 @@ def _card_html(i: int, row: Row) -> str:
         body.append(f'<p class="small">{esc(no_face_text(getattr(r, "no_face_reason", None)))}</p>')
     if out_of_domain_text(r):
         body.append(f'<p class="small ood">{esc(out_of_domain_text(r))}</p>')
+    if left_out_text(r):
+        body.append(f'<p class="small ood">{esc(left_out_text(r))}</p>')
     if r is not None and row.status == "done" and getattr(r, "p_fake", None) is not None:
         thr = float(getattr(r, "threshold", 0.5) or 0.5)
         band = tuple(getattr(r, "uncertain_band", None) or (thr, thr))

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import theme
 from .builders import column, muted_label
-from .formatting import VERDICT_EXPLANATIONS, no_face_text, out_of_domain_text, percent
+from .formatting import VERDICT_EXPLANATIONS, left_out_text, no_face_text, out_of_domain_text, percent
 from .results_model import Entry
 
 
@@ -83,7 +83,8 @@ class ResultHeader(QWidget):
         elif out_of_domain_text(r):  # uncertain: unlike the training data, whatever the score
             self._set_message(out_of_domain_text(r), verdict)
         elif verdict in VERDICT_EXPLANATIONS:
-            self._set_message(VERDICT_EXPLANATIONS[verdict], verdict)
+            note = left_out_text(r)
+            self._set_message(VERDICT_EXPLANATIONS[verdict] + (f" {note}" if note else ""), verdict)
         else:
             self.message.hide()
 

@@ -147,7 +147,7 @@ def test_trained_tiny_bundle_flags_foreign_inputs_not_in_domain_faces(ood_detect
     # through Detector.analyze: an in-domain photo keeps its score's verdict and says why not
     res = ood_detector.analyze(feat_data / "single_face.jpg")
     assert res.verdict == bundle.verdict(res.p_fake) and res.uncertain_reason is None
-    assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "members_far": [],
+    assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "members_far": [], "members_beyond_range": [],
                        "all_out": False, "out_of_domain": False}
     face = res.faces[0]
     assert set(face.ood) == set(bundle.member_names) and not face.members_out
@@ -183,8 +183,8 @@ def test_every_member_out_makes_the_verdict_uncertain(all_out_dir, feat_data):
     assert res.verdict == "uncertain" and res.p_fake is not None  # the score is still shown
     assert res.uncertain_reason == f"{OOD_REASON} (out of domain for {', '.join(names)})"
     # (a negative threshold puts every face out; "far" is a ratio to it, so none is far)
-    assert res.ood == {"checked": sorted(names), "members_out": names, "members_far": [], "all_out": True,
-                       "out_of_domain": True}
+    assert res.ood == {"checked": sorted(names), "members_out": names, "members_far": [], "members_beyond_range": [],
+                       "all_out": True, "out_of_domain": True}
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert d["ood"]["members_out"] == names and d["uncertain_reason"] == res.uncertain_reason
     assert all(o["out"] and o["threshold"] == -1.0 for o in d["faces"][0]["ood"].values())
@@ -206,7 +206,7 @@ def test_one_member_far_out_makes_the_verdict_uncertain(ood_bundle_dir, feat_dat
     assert res.verdict == "uncertain" and res.p_fake is not None
     assert res.uncertain_reason == f"{OOD_REASON} (far out of domain for {first})"
     assert res.ood == {"checked": sorted([first, second]), "members_out": [first], "members_far": [first],
-                       "all_out": False, "out_of_domain": True}
+                       "members_beyond_range": [], "all_out": False, "out_of_domain": True}
     assert json.loads(json.dumps(res.to_dict()))["faces"][0]["ood"][first]["far"] is True
     from gui.formatting import out_of_domain_text
 
@@ -219,6 +219,59 @@ def test_one_member_far_out_makes_the_verdict_uncertain(ood_bundle_dir, feat_dat
     older = Detector.from_dir(dst).analyze(feat_data / "single_face.jpg")
     assert older.uncertain_reason is None and older.verdict == det.bundle.verdict(older.p_fake)
     assert older.ood["members_out"] == [first] and older.ood["members_far"] == []
+
+
+def test_score_range_marks_scores_beyond_the_validation_range():
+    from dfd.evaluation.score_range import ScoreRange, fit_score_ranges
+
+    valid = 1 / (1 + np.exp(-np.linspace(-3.0, 5.0, 50)))  # logits -3 .. 5
+    r = ScoreRange(0.25).fit(valid)
+    assert (r.low_, r.high_) == pytest.approx((-5.0, 7.0))  # widened by a quarter of the width
+    z = np.array([-6.0, -4.9, 0.0, 6.9, 7.1, 20.0])
+    np.testing.assert_array_equal(r.beyond(1 / (1 + np.exp(-z))), [True, False, False, False, True, True])
+    assert r.beyond([1.0, 0.0]).all()  # a float32 sigmoid saturated at exactly 1 or 0
+    assert not ScoreRange(0.0).fit(valid).beyond(valid).any()  # its own faces are inside
+    again = ScoreRange.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False)))
+    assert (again.low_, again.high_, again.widening) == (r.low_, r.high_, 0.25)
+    ranges = fit_score_ranges(np.stack([valid, valid[::-1] * 0.5], axis=1), ["a", "b"])
+    assert list(ranges) == ["a", "b"] and ranges["b"].high_ < ranges["a"].high_
+    with pytest.raises(ValueError, match="not fitted"):
+        ScoreRange().beyond([0.5])
+    with pytest.raises(ValueError, match="two finite"):
+        ScoreRange().fit([0.5])
+    with pytest.raises(ValueError, match="low <= high"):
+        ScoreRange.from_dict({"kind": "score_range", "widening": 0.25, "low": 2.0, "high": 1.0})
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        fit_score_ranges(np.zeros((5, 3)), ["a", "b"])
+
+
+def test_a_member_scoring_beyond_its_range_is_left_out_of_the_score(ood_bundle_dir, feat_data, tmp_path):
+    """The faces140k JPEG-50 case: one member's score leaves everything it gave on validation
+    (features in range); the face is scored by the others, and the result says which one."""
+    data = json.loads((ood_bundle_dir / "bundle.json").read_text())
+    first, second = [m["name"] for m in data["members"]]
+    data["score_ranges"] = {first: {"kind": "score_range", "widening": 0.25, "low": 50.0, "high": 60.0},
+                            second: {"kind": "score_range", "widening": 0.25, "low": -60.0, "high": 60.0}}
+    dst = shutil.copytree(ood_bundle_dir, tmp_path / "beyond")
+    (dst / "bundle.json").write_text(json.dumps(data))
+    det = Detector.from_dir(dst)
+    res = det.analyze(feat_data / "single_face.jpg")
+    assert res.uncertain_reason is None and res.verdict == det.bundle.verdict(res.p_fake)  # not a reason alone
+    assert res.ood["members_beyond_range"] == [first] and res.ood["members_far"] == []
+    assert res.p_fake == pytest.approx(res.member_scores[second])  # the other member's calibrated score
+    face = json.loads(json.dumps(res.to_dict(), allow_nan=False))["faces"][0]["ood"]
+    assert face[first]["beyond_range"] is True and face[second]["beyond_range"] is False
+    from gui.formatting import left_out_text
+
+    assert f"Not counted in this score: {first}" in left_out_text(res)
+    video = det.analyze(feat_data / "single_face.mp4", frames=4)  # the deciding track's, as for "far"
+    assert video.ood["members_beyond_range"] == [first]
+    # the same bundle without its ranges (older bundles): both members count
+    plain = Detector.from_dir(ood_bundle_dir).analyze(feat_data / "single_face.jpg")
+    assert plain.ood["members_beyond_range"] == [] and left_out_text(plain) is None
+    assert plain.p_fake != pytest.approx(res.p_fake)
+    with pytest.raises(DfdError, match="score ranges for unknown"):
+        EnsembleBundle.from_dict(data | {"score_ranges": {"nobody": data["score_ranges"][first]}})
 
 
 def test_worst_ratio_is_a_validation_quantile_of_the_largest_ratio():
@@ -262,9 +315,12 @@ def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
     p = bundle.predict(P, far)
     assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])
     assert p[1] == pytest.approx(bundle.predict(P)[1])  # nobody far: the ensemble as fit
-    ood = {names[0]: {"out": np.array([True, True]), "far": np.array([False, False])},
-           names[1]: {"out": np.array([True, False]), "far": np.array([True, False])}}
+    none = np.array([False, False])
+    ood = {names[0]: {"out": np.array([True, True]), "far": none, "beyond_range": none},
+           names[1]: {"out": np.array([True, False]), "far": np.array([True, False]), "beyond_range": none}}
     np.testing.assert_array_equal(bundle.left_out_matrix(ood, 2), far)
+    ood[names[0]] = ood[names[0]] | {"beyond_range": np.array([False, True])}  # scored beyond its range
+    np.testing.assert_array_equal(bundle.left_out_matrix(ood, 2), [[False, True], [True, False]])
     bundle.ood_combine = "in_domain_mean"
     np.testing.assert_array_equal(bundle.left_out_matrix(ood, 2), [[True, True], [True, False]])
     d = bundle.to_dict()

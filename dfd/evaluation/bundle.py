@@ -23,6 +23,7 @@ from dfd.errors import DfdError
 from dfd.evaluation.calibration import TemperatureScaler
 from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
 from dfd.evaluation.ood import OodScorer
+from dfd.evaluation.score_range import ScoreRange
 from dfd.io.hashing import sha256_file
 
 BUNDLE_FILE = "bundle.json"
@@ -35,8 +36,9 @@ OOD_REASON = "unlike the data these models were trained on"
 # in domain. Either way a face with every member out is "uncertain".
 # How a face's score is combined when members are out of domain for it: "ensemble" every column
 # as is; "in_domain_mean" the mean calibrated score of the members in domain (always);
-# "far_left_out" the ensemble, except for a face some member sees far out (ood_worst_ratio):
-# the mean calibrated score of the others. Measured (docs/experiments.md "Far members left out").
+# "far_left_out" the ensemble, except for a face some member sees far out (ood_worst_ratio) or
+# scores beyond its validation range (score_ranges): the mean calibrated score of the others.
+# Measured (docs/experiments.md "Far members left out", "Scores beyond their validation range").
 OOD_COMBINE_RULES = ("ensemble", "in_domain_mean", "far_left_out")
 SAVED_OOD_COMBINE = "far_left_out"  # what the study saves new bundles with (older ones load as "ensemble")
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # bundle.json is small; refuse anything absurd
@@ -106,6 +108,9 @@ class EnsembleBundle:
     # a face is also out of domain when one member's distance / threshold exceeds this
     # (dfd.evaluation.ood.fit_worst_ratio); None: only when every member is out (older bundles)
     ood_worst_ratio: float | None = None
+    # member name -> the range of its raw scores on validation (dfd.evaluation.score_range);
+    # "far_left_out" also leaves out a member whose score is beyond it (older bundles: none)
+    score_ranges: dict[str, ScoreRange] = field(default_factory=dict)
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -118,6 +123,8 @@ class EnsembleBundle:
             raise DfdError(f"calibrators for unknown members: {sorted(unknown)}")
         if set(self.ood) - set(names):
             raise DfdError(f"OOD scorers for unknown members: {sorted(set(self.ood) - set(names))}")
+        if set(self.score_ranges) - set(names):
+            raise DfdError(f"score ranges for unknown members: {sorted(set(self.score_ranges) - set(names))}")
         if self.ood_combine not in OOD_COMBINE_RULES:
             raise DfdError(f"ood_combine must be one of {list(OOD_COMBINE_RULES)}, got {self.ood_combine!r}")
         if self.ood_worst_ratio is not None:
@@ -157,26 +164,43 @@ class EnsembleBundle:
 
     def left_out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray | None:
         """What :meth:`predict` leaves out under ``ood_combine``: the members out of domain
-        ("in_domain_mean"), far out ("far_left_out"), or None ("ensemble")."""
+        ("in_domain_mean"), far out or beyond their score range ("far_left_out"), or None
+        ("ensemble")."""
         if self.ood_combine == "ensemble":
             return None
-        return self.out_matrix(ood, n, "far" if self.ood_combine == "far_left_out" else "out")
+        if self.ood_combine == "far_left_out":
+            return self.out_matrix(ood, n, "far") | self.out_matrix(ood, n, "beyond_range")
+        return self.out_matrix(ood, n, "out")
 
-    def ood_scores(self, features: Mapping[str, np.ndarray]) -> dict[str, dict]:
+    def ood_scores(self, features: Mapping[str, np.ndarray], P_members=None) -> dict[str, dict]:
         """Each member with an OOD scorer: ``{"distance": (n,), "threshold": float, "out":
-        (n,) bool, "far": (n,) bool}`` for its features ``(n, d)`` (``features``: member name
-        -> features); ``far``: distance / threshold above :attr:`ood_worst_ratio`."""
+        (n,) bool, "far": (n,) bool, "beyond_range": (n,) bool}`` for its features ``(n, d)``
+        (``features``: member name -> features) and, given, the raw member scores ``(n,
+        n_members)``; ``far``: distance / threshold above :attr:`ood_worst_ratio`;
+        ``beyond_range``: its score outside its :attr:`score_ranges` entry."""
+        P = None if P_members is None else np.atleast_2d(np.asarray(P_members, dtype=np.float64))
         out = {}
         for name, scorer in self.ood.items():
             d = scorer.score(features[name])
             ratio = scorer.ratio(d)
             far = ratio > self.ood_worst_ratio if self.ood_worst_ratio is not None else np.zeros(d.shape, bool)
-            out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_, "far": far}
+            rng = self.score_ranges.get(name)
+            beyond = (rng.beyond(P[:, self.member_names.index(name)]) if rng is not None and P is not None
+                      else np.zeros(d.shape, bool))
+            out[name] = {"distance": d, "threshold": scorer.threshold_, "out": d > scorer.threshold_, "far": far,
+                         "beyond_range": beyond}
         return out
 
+    def score_faces(self, P_members, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, dict]]:
+        """How the engine scores faces: their per-member OOD checks (:meth:`ood_scores`) and
+        the calibrated P(fake) with the members they put out left out (:meth:`left_out_matrix`)."""
+        P = np.atleast_2d(np.asarray(P_members, dtype=np.float64))
+        ood = self.ood_scores(features, P)
+        return self.predict(P, self.left_out_matrix(ood, len(P))), ood
+
     def out_matrix(self, ood: Mapping[str, Mapping], n: int, check: str = "out") -> np.ndarray:
-        """``(n, n_members)`` bool from :meth:`ood_scores` (``check`` "out" or "far"); a
-        member without a scorer is in domain."""
+        """``(n, n_members)`` bool from :meth:`ood_scores` (``check`` "out", "far" or
+        "beyond_range"); a member without a scorer is in domain."""
         cols = [np.asarray(ood[m][check], bool).reshape(n) if m in ood else np.zeros(n, bool)
                 for m in self.member_names]
         return np.stack(cols, axis=1)
@@ -241,6 +265,7 @@ class EnsembleBundle:
             "ood": {k: sc.to_dict() for k, sc in self.ood.items()},
             "ood_combine": self.ood_combine,
             "ood_worst_ratio": self.ood_worst_ratio,
+            "score_ranges": {k: r.to_dict() for k, r in self.score_ranges.items()},
         }
 
     @classmethod
@@ -262,6 +287,7 @@ class EnsembleBundle:
                 ood={k: OodScorer.from_dict(o) for k, o in (d.get("ood") or {}).items()},
                 ood_combine=str(d.get("ood_combine", "ensemble")),
                 ood_worst_ratio=d.get("ood_worst_ratio"),
+                score_ranges={k: ScoreRange.from_dict(r) for k, r in (d.get("score_ranges") or {}).items()},
             )
         except DfdError:
             raise

@@ -285,7 +285,7 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
             continue
         foreign = [(kind, 0, x) for kind, x in foreign_inputs(size, n=n_foreign, seed=seed).items()]
         for kind, level, x in sets + foreign:
-            ratio = scorers[name].score(member_features(model, at_size(x, size))[1]) / scorers[name].threshold_
+            ratio = scorers[name].ratio(scorers[name].score(member_features(model, at_size(x, size))[1]))
             ratios.setdefault((kind, level), []).append(ratio)
             rows.append({"member": name, "input": kind, "level": level, "flagged": float(np.mean(ratio > 1.0)),
                          "n": int(len(x))})

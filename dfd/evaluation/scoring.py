@@ -42,11 +42,11 @@ def score_images(models: dict[str, tuple[object, int]], images: np.ndarray, batc
 
 
 def bundle_combine(bundle):
-    """The bundle's score of member scores as the engine gives it — members out (or far out)
-    of domain left out where its ``ood_combine`` says — for :func:`named_scores`: a
+    """The bundle's score of member scores as the engine gives it — members out (far out, or
+    beyond their score range) left out where its ``ood_combine`` says — for :func:`named_scores`: a
     ``combine(P, features)`` (marked ``needs_features``)."""
     def combine(P, features):
-        return bundle.predict(P, bundle.left_out_matrix(bundle.ood_scores(features), len(P)))
+        return bundle.score_faces(P, features)[0]
 
     combine.needs_features = True
     return combine

@@ -17,6 +17,7 @@ from dfd.evaluation.ood import fit_member_ood
 from dfd.metrics import compute_metrics, ece_if_calibrated, roc_auc
 from dfd.evaluation.operating_point import choose_operating_point
 from dfd.evaluation.scoring import IMAGE_MODELS, load_members, score_images
+from dfd.evaluation.score_range import fit_score_ranges
 from dfd.paths import data_dir, models_dir
 from dfd.training.input_pipeline import load_images
 
@@ -195,6 +196,7 @@ class EnsembleStudy:
             members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
             ood=scorers, ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
+            score_ranges=fit_score_ranges(self.table[self.members].to_numpy(np.float64)[self.valid_idx], self.members),
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},

@@ -154,15 +154,17 @@ class Detector:
             return "no_face"
         return self.bundle.verdict(p, members_out, members_far)
 
-    def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = ()) -> None:
+    def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = (),
+               members_beyond_range: list[str] = ()) -> None:
         """Set ``res``'s score, verdict, per-file OOD summary and ``uncertain_reason`` from the
-        deciding face (image) or track (video) and the members out / far out of domain for it."""
+        deciding face (image) or track (video) and the members out / far out of domain for it
+        (and those whose score left its validation range: left out of ``p``, not a reason)."""
         res.p_fake = p
         res.verdict = self.verdict(p, members_out, members_far)
         if self.bundle.ood:
             reason = self.bundle.uncertain_reason(members_out, members_far)
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
-                       "members_far": list(members_far),
+                       "members_far": list(members_far), "members_beyond_range": list(members_beyond_range),
                        "all_out": self.bundle.all_out(members_out),
                        "out_of_domain": reason is not None}
             res.uncertain_reason = reason
@@ -254,7 +256,7 @@ class Detector:
                             {key: c for key in self._stage_keys}) for c in arr]
         with self._lock:
             P, _, features = self._predict_members(cands, _Clock(self.limits, None, None))
-        p = self.bundle.predict(P, self.bundle.left_out_matrix(self.bundle.ood_scores(features), len(P)))
+        p, _ood = self.bundle.score_faces(P, features)
         return np.asarray(p, dtype=np.float64).reshape(-1), self.bundle.member_probabilities(P)
 
     def analyze_many(self, paths, **kw) -> Iterator[AnalysisResult]:
@@ -305,7 +307,8 @@ class Detector:
         res.faces = faces
         res.decided_by = best
         res.member_scores = dict(faces[best].member_scores)
-        self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far)
+        self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far,
+                    faces[best].members_beyond_range)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -365,8 +368,8 @@ class Detector:
     def _score(self, candidates: list[_Candidate], explain: bool, clock: _Clock) -> list[FaceResult]:
         t = time.perf_counter()
         P, inputs, features = self._predict_members(candidates, clock)
-        ood = self.bundle.ood_scores(features)
-        p_ens = np.asarray(self.bundle.predict(P, self.bundle.left_out_matrix(ood, len(P))), dtype=np.float64).reshape(-1)
+        p_ens, ood = self.bundle.score_faces(P, features)
+        p_ens = np.asarray(p_ens, dtype=np.float64).reshape(-1)
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)
@@ -397,7 +400,8 @@ class Detector:
                 frame_index=c.frame_index,
                 track_id=c.track_id,
                 ood={name: {"distance": float(o["distance"][i]), "threshold": float(o["threshold"]),
-                            "out": bool(o["out"][i]), "far": bool(o["far"][i])} for name, o in ood.items()},
+                            "out": bool(o["out"][i]), "far": bool(o["far"][i]),
+                            "beyond_range": bool(o["beyond_range"][i])} for name, o in ood.items()},
                 implausible=implausible_because(c.face),
             ))
         return out

@@ -21,7 +21,8 @@ class FaceResult:
     frame_index: int | None = None
     track_id: int | None = None
     decides: bool = True  # may set the verdict (dfd.inference.deciding): False for a bystander
-    # member -> {"distance", "threshold", "out", "far"}: its out-of-domain check (empty without scorers)
+    # member -> {"distance", "threshold", "out", "far", "beyond_range"}: its out-of-domain checks
+    # (empty without scorers); "beyond_range": its score left its validation range (left out of p_fake)
     ood: dict[str, dict] = field(default_factory=dict)
     implausible: str | None = None  # why its landmarks are unlike a face's (dfd.faces.plausibility), or None
 
@@ -35,6 +36,11 @@ class FaceResult:
         """The members for which this face is far out of domain (beyond the bundle's worst ratio)."""
         return [name for name, o in self.ood.items() if o.get("far", False)]
 
+    @property
+    def members_beyond_range(self) -> list[str]:
+        """The members whose score for this face left their validation range."""
+        return [name for name, o in self.ood.items() if o.get("beyond_range", False)]
+
     def to_dict(self) -> dict:
         return {
             "box": [round(float(v), 1) for v in self.box],
@@ -46,7 +52,8 @@ class FaceResult:
             "decides": bool(self.decides),
             "implausible": self.implausible,
             "ood": {k: {"distance": _r(o["distance"]), "threshold": _r(o["threshold"]), "out": bool(o["out"]),
-                        "far": bool(o.get("far", False))} for k, o in self.ood.items()},
+                        "far": bool(o.get("far", False)), "beyond_range": bool(o.get("beyond_range", False))}
+                    for k, o in self.ood.items()},
         }
 
 
@@ -107,7 +114,8 @@ class AnalysisResult:
     decided_by: int | None = None
     no_face_reason: str | None = None  # verdict "no_face": dfd.inference.deciding.NO_FACE_REASONS
     # the deciding face's / track's out-of-domain check: {"checked": members with a scorer,
-    # "members_out": those out, "members_far": those far out, "all_out": bool (every member out),
+    # "members_out": those out, "members_far": those far out, "members_beyond_range": those whose
+    # score left its validation range (left out of p_fake), "all_out": bool (every member out),
     # "out_of_domain": bool (the verdict is uncertain for it)}; None when the bundle has no OOD scorers
     ood: dict | None = None
     uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
@@ -142,7 +150,9 @@ class AnalysisResult:
             "no_face_reason": self.no_face_reason,
             "ood": None if self.ood is None else {
                 "checked": list(self.ood["checked"]), "members_out": list(self.ood["members_out"]),
-                "members_far": list(self.ood.get("members_far", [])), "all_out": bool(self.ood["all_out"]),
+                "members_far": list(self.ood.get("members_far", [])),
+                "members_beyond_range": list(self.ood.get("members_beyond_range", [])),
+                "all_out": bool(self.ood["all_out"]),
                 "out_of_domain": bool(self.ood.get("out_of_domain", self.ood["all_out"]))},
             "uncertain_reason": self.uncertain_reason,
         }

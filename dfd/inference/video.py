@@ -90,13 +90,14 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.member_scores = {m.name: float(np.mean([f.member_scores[m.name] for f in top])) for m in detector.members}
     res.suspicious_frames = [f.frame_index for f in sorted(top, key=lambda f: -f.p_fake)[: top_k_count(len(top))]]
     deciding = [f for f in faces if f.track_id == res.decided_by]
-    detector.decide(res, score, members_out_of_track(deciding), members_out_of_track(deciding, "far"))
+    detector.decide(res, score, members_out_of_track(deciding), members_out_of_track(deciding, "far"),
+                    members_out_of_track(deciding, "beyond_range"))
     return res
 
 
 def members_out_of_track(faces_of_track: list[FaceResult], check: str = "out") -> list[str]:
     """The members out of domain for a track: those for which most of its frames are out
-    (``check`` "far": far out)."""
+    (``check`` "far": far out; "beyond_range": scored beyond their validation range)."""
     names = faces_of_track[0].ood if faces_of_track else {}
     return [m for m in names
             if 2 * sum(bool(f.ood[m].get(check, False)) for f in faces_of_track) > len(faces_of_track)]
