@@ -88,7 +88,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
     import keras
 
     from dfd.evaluation.bundle import SAVED_OOD_COMBINE, EnsembleBundle, MemberEntry
-    from dfd.evaluation.ensembles import choose_best, fit_ensembles
+    from dfd.evaluation.ensembles import choose_best, fit_ensembles, fit_subset_ensembles
     from dfd.evaluation.operating_point import choose_operating_point
     from dfd.models import base_card, build_model, save_model
 
@@ -128,6 +128,7 @@ def make_tiny_bundle(folder: Path, input_size: int = 64, members=("cnn", "cnn_ls
         member_calibrators={m: fitted[m][1] for m in members},
         threshold=op.threshold, uncertain_band=op.band, dataset="tiny-test", ensemble_name=best, ood=ood,
         ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
+        subset_ensembles=fit_subset_ensembles(P, y_valid, np.arange(n), list(members)),  # as the study saves it
     )
     bundle.save(folder)
     _TINY_BUNDLES[key] = folder

@@ -239,6 +239,39 @@ def test_bundle_round_trip(tmp_path, split, fitted):
     assert loaded.predict(split["P_test"][0]).shape == (1,)
 
 
+def test_members_left_out_are_scored_by_the_ensemble_fit_without_them(tmp_path, split, fitted):
+    subsets = E.fit_subset_ensembles(split["P_valid"], split["y_valid"], split["valid_ids"], MEMBERS)
+    assert set(subsets) == {("xception",), ("effnet",), ("weak",), ("xception", "effnet"), ("xception", "weak"),
+                            ("effnet", "weak")}
+    pair = E.fit_ensembles(split["P_valid"][:, [0, 2]], split["y_valid"], split["valid_ids"], ["xception", "weak"])
+    kind, ens, cal = subsets[("xception", "weak")]
+    assert kind == E.choose_best(pair, split["P_valid"][:, [0, 2]], split["y_valid"])[0]
+    assert ens.n_models_ == 2 and np.array_equal(ens.fitted_indices_, split["valid_ids"])
+    folder, bundle = _make_bundle(tmp_path, split, fitted)
+    bundle.subset_ensembles, bundle.ood_combine = subsets, "far_left_out"
+    P, y = split["P_test"], split["y_test"]
+    out = np.zeros(P.shape, bool)
+    out[: len(P) // 2, 1] = True  # effnet left out for the first half of the faces
+    p = bundle.predict(P, out)
+    h = len(P) // 2
+    np.testing.assert_allclose(p[:h], cal.transform(ens.predict(P[:h][:, [0, 2]])))
+    np.testing.assert_allclose(p[h:], bundle.predict(P[h:]))  # nobody left out: the ensemble as fit
+    # the refit keeps leaning on the strong member; the plain mean of the others (older
+    # bundles) lets the weak one drag the score
+    bundle.subset_ensembles = {}
+    assert M.log_loss(y[:h], p[:h]) < M.log_loss(y[:h], bundle.predict(P, out)[:h]) - 0.02
+    bundle.subset_ensembles = subsets
+    bundle.save(folder)
+    loaded = E.EnsembleBundle.load(folder)
+    np.testing.assert_allclose(loaded.predict(P, out), p)
+    E.assert_no_leakage(split["test_ids"], loaded)  # the subset ensembles too
+    with pytest.raises(E.LeakageError):
+        E.assert_no_leakage(split["valid_ids"][:3], loaded)
+    d = loaded.to_dict()
+    with pytest.raises(DfdError, match="proper subset"):
+        E.EnsembleBundle.from_dict(d | {"subset_ensembles": {"weak+xception": d["subset_ensembles"]["xception+weak"]}})
+
+
 def test_bundle_refuses_modified_member_file(tmp_path, split, fitted):
     folder, _ = _make_bundle(tmp_path, split, fitted)
     target = folder / "members" / "effnet.keras"

@@ -250,6 +250,7 @@ def test_a_member_scoring_beyond_its_range_is_left_out_of_the_score(ood_bundle_d
     (features in range); the face is scored by the others, and the result says which one."""
     data = json.loads((ood_bundle_dir / "bundle.json").read_text())
     first, second = [m["name"] for m in data["members"]]
+    del data["subset_ensembles"]  # so the other member's own calibrated score is the face's (the mean rule)
     data["score_ranges"] = {first: {"kind": "score_range", "widening": 0.25, "low": 50.0, "high": 60.0},
                             second: {"kind": "score_range", "widening": 0.25, "low": -60.0, "high": 60.0}}
     dst = shutil.copytree(ood_bundle_dir, tmp_path / "beyond")
@@ -310,11 +311,15 @@ def test_bundle_rule_and_format(ood_bundle_dir, tmp_path):
     p = bundle.predict(P, out)
     assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])  # the one member in domain
     assert p[1] == pytest.approx(bundle.predict(P)[1])  # none in domain: the ensemble's score
-    bundle.ood_combine = "far_left_out"  # the ensemble unless a member is far out; then the others' mean
+    bundle.ood_combine = "far_left_out"  # the ensemble unless a member is far out; then the others' ensemble
     far = np.array([[False, True], [False, False]])
     p = bundle.predict(P, far)
-    assert p[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])
+    _kind, ens, cal = bundle.subset_ensembles[(names[0],)]
+    assert p[0] == pytest.approx(cal.transform(ens.predict(P[:1, :1]))[0])  # fit on validation for it alone
     assert p[1] == pytest.approx(bundle.predict(P)[1])  # nobody far: the ensemble as fit
+    subsets, bundle.subset_ensembles = bundle.subset_ensembles, {}  # older bundles: the others' mean
+    assert bundle.predict(P, far)[0] == pytest.approx(bundle.member_probabilities(P)[names[0]][0])
+    bundle.subset_ensembles = subsets
     none = np.array([False, False])
     ood = {names[0]: {"out": np.array([True, True]), "far": none, "beyond_range": none},
            names[1]: {"out": np.array([True, False]), "far": np.array([True, False]), "beyond_range": none}}
@@ -429,7 +434,7 @@ def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
     engine_p, _members = det.score_crops(crops)
     np.testing.assert_allclose(scores["ensemble"], engine_p, atol=1e-5)
     # one member kept in domain whatever it sees: the noise is far out for the other only, so it is
-    # left out and the noise scores as the kept member alone, not as the plain ensemble
+    # left out and the noise scores as the kept member's own ensemble, not as the plain ensemble
     first, second = bundle.member_names
     bundle.ood[second].threshold_ = 1e9
     scores = named_scores(models, crops, bundle_combine(bundle))
@@ -437,6 +442,7 @@ def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
     plain = named_scores(models, crops, bundle.predict)["ensemble"]
     assert bundle.ood_combine == "far_left_out"
     np.testing.assert_allclose(scores["ensemble"], engine_p, atol=1e-5)
-    np.testing.assert_allclose(engine_p[-2:], members[second][-2:], atol=1e-9)
+    _kind, ens, cal = bundle.subset_ensembles[(second,)]  # the kept member as fit alone on validation
+    np.testing.assert_allclose(engine_p[-2:], cal.transform(ens.predict(scores[second][-2:, None])), atol=1e-5)
     assert not np.allclose(plain[-2:], engine_p[-2:])
     np.testing.assert_allclose(plain[:-2], engine_p[:-2], atol=1e-5)  # the faces: nobody far, the same

@@ -15,6 +15,7 @@ from dfd.evaluation.ensembles import (
     choose_best,
     ensemble_from_dict,
     fit_ensembles,
+    fit_subset_ensembles,
 )
 from dfd.evaluation.leakage import LeakageError, assert_no_leakage
 from dfd.evaluation.operating_point import OperatingPoint, choose_operating_point, decided_accuracy, risk_coverage
@@ -22,4 +23,4 @@ from dfd.evaluation.operating_point import OperatingPoint, choose_operating_poin
 __all__ = ["BUNDLE_FILE", "BUNDLE_FORMAT_VERSION", "EnsembleBundle", "LeakageError", "MeanEnsemble", "MemberEnsemble",
            "MemberEntry", "OperatingPoint", "StackingEnsemble", "TemperatureScaler", "WeightedMeanEnsemble",
            "assert_no_leakage", "choose_best", "choose_operating_point", "decided_accuracy", "ensemble_from_dict",
-           "fit_ensembles", "risk_coverage", "to_logits"]
+           "fit_ensembles", "fit_subset_ensembles", "risk_coverage", "to_logits"]

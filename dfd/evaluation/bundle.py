@@ -37,7 +37,8 @@ OOD_REASON = "unlike the data these models were trained on"
 # How a face's score is combined when members are out of domain for it: "ensemble" every column
 # as is; "in_domain_mean" the mean calibrated score of the members in domain (always);
 # "far_left_out" the ensemble, except for a face some member sees far out (ood_worst_ratio) or
-# scores beyond its validation range (score_ranges): the mean calibrated score of the others.
+# scores beyond its validation range (score_ranges): the ensemble of the others as fit on
+# validation (subset_ensembles), or for bundles without them the mean calibrated score of the others.
 # Measured (docs/experiments.md "Far members left out", "Scores beyond their validation range").
 OOD_COMBINE_RULES = ("ensemble", "in_domain_mean", "far_left_out")
 SAVED_OOD_COMBINE = "far_left_out"  # what the study saves new bundles with (older ones load as "ensemble")
@@ -111,6 +112,10 @@ class EnsembleBundle:
     # member name -> the range of its raw scores on validation (dfd.evaluation.score_range);
     # "far_left_out" also leaves out a member whose score is beyond it (older bundles: none)
     score_ranges: dict[str, ScoreRange] = field(default_factory=dict)
+    # the remaining members' names -> (kind, ensemble, calibrator) fit on validation for
+    # them alone (dfd.evaluation.ensembles.fit_subset_ensembles): "far_left_out" scores a face
+    # with members left out by these (older bundles: none, the others' mean)
+    subset_ensembles: dict[tuple[str, ...], tuple] = field(default_factory=dict)
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -123,6 +128,10 @@ class EnsembleBundle:
             raise DfdError(f"calibrators for unknown members: {sorted(unknown)}")
         if set(self.ood) - set(names):
             raise DfdError(f"OOD scorers for unknown members: {sorted(set(self.ood) - set(names))}")
+        for sub, (_kind, ens, _cal) in self.subset_ensembles.items():
+            if not sub or len(sub) >= len(names) or [n for n in names if n in sub] != list(sub) \
+                    or ens.n_models_ != len(sub):
+                raise DfdError(f"subset ensemble {'+'.join(sub)!r} is not a proper subset of {names} in member order")
         if set(self.score_ranges) - set(names):
             raise DfdError(f"score ranges for unknown members: {sorted(set(self.score_ranges) - set(names))}")
         if self.ood_combine not in OOD_COMBINE_RULES:
@@ -160,6 +169,14 @@ class EnsembleBundle:
         use_mean = n_in > 0
         if self.ood_combine == "far_left_out":
             use_mean &= out.any(axis=1)  # nobody far out: the ensemble as fit
+            if self.subset_ensembles:
+                p = p.copy()
+                for row in np.unique(out[use_mean], axis=0):  # each pattern of members left out
+                    rows = use_mean & (out == row).all(axis=1)
+                    cols = np.flatnonzero(~row)
+                    _kind, ens, cal = self.subset_ensembles[tuple(self.member_names[c] for c in cols)]
+                    p[rows] = cal.transform(ens.predict(P[rows][:, cols]))
+                return p
         return np.where(use_mean, mean_in, p)
 
     def left_out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray | None:
@@ -266,6 +283,8 @@ class EnsembleBundle:
             "ood_combine": self.ood_combine,
             "ood_worst_ratio": self.ood_worst_ratio,
             "score_ranges": {k: r.to_dict() for k, r in self.score_ranges.items()},
+            "subset_ensembles": {"+".join(sub): {"name": kind, "ensemble": ens.to_dict(), "calibrator": cal.to_dict()}
+                                 for sub, (kind, ens, cal) in self.subset_ensembles.items()},
         }
 
     @classmethod
@@ -288,6 +307,9 @@ class EnsembleBundle:
                 ood_combine=str(d.get("ood_combine", "ensemble")),
                 ood_worst_ratio=d.get("ood_worst_ratio"),
                 score_ranges={k: ScoreRange.from_dict(r) for k, r in (d.get("score_ranges") or {}).items()},
+                subset_ensembles={tuple(k.split("+")): (str(e["name"]), ensemble_from_dict(e["ensemble"]),
+                                                        TemperatureScaler.from_dict(e["calibrator"]))
+                                  for k, e in (d.get("subset_ensembles") or {}).items()},
             )
         except DfdError:
             raise

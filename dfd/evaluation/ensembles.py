@@ -10,6 +10,7 @@ combine member scores without loading TensorFlow twice.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -271,6 +272,29 @@ def fit_ensembles(
         ens.fit(P, y, idx)
         cal = TemperatureScaler().fit(ens.predict(P), y, idx)
         out[key] = (ens, cal)
+    return out
+
+
+def fit_subset_ensembles(
+    P_valid, y_valid, valid_indices, member_names: Sequence[str]
+) -> dict[tuple[str, ...], tuple[str, _Ensemble, TemperatureScaler]]:
+    """For every proper, non-empty subset of the members (in member order): the ensemble
+    with the lowest calibrated validation log loss among those :func:`fit_ensembles` fits on
+    that subset's columns (a single member competes for a one-member subset), as
+    ``(kind name, ensemble, calibrator)``. What scores a face some members are left out for
+    (:meth:`dfd.evaluation.bundle.EnsembleBundle.predict`): the remaining members as they
+    would have been combined had they been the only ones; on dfd-default's corrupted test
+    copies this holds the stacking weights the plain mean of the others threw away
+    (docs/experiments.md, "Scores beyond their validation range")."""
+    P, y, idx = _check_fit_data(P_valid, y_valid, valid_indices)
+    names = [str(n) for n in member_names]
+    out = {}
+    for k in range(1, len(names)):
+        for cols in itertools.combinations(range(len(names)), k):
+            sub = [names[c] for c in cols]
+            fitted = fit_ensembles(P[:, list(cols)], y, idx, sub)
+            best, _ = choose_best(fitted, P[:, list(cols)], y, include_members=k == 1)
+            out[tuple(sub)] = (best, *fitted[best])
     return out
 
 

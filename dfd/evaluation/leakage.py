@@ -58,6 +58,7 @@ def assert_no_leakage(test_indices, *fitted) -> None:
             continue
         if isinstance(obj, EnsembleBundle):
             stack.extend([obj.ensemble, obj.calibrator, *obj.member_calibrators.values()])
+            stack.extend(part for _kind, *pair in obj.subset_ensembles.values() for part in pair)
             continue
         idx = getattr(obj, "fitted_indices_", None)
         if idx is None:

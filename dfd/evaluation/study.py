@@ -11,7 +11,7 @@ import pandas as pd
 from dfd.data.prepare import load_manifest
 from dfd.evaluation.bundle import SAVED_OOD_COMBINE, EnsembleBundle, MemberEntry
 from dfd.evaluation.corruptions import corrupted_copies
-from dfd.evaluation.ensembles import choose_best, fit_ensembles
+from dfd.evaluation.ensembles import choose_best, fit_ensembles, fit_subset_ensembles
 from dfd.evaluation.leakage import assert_no_leakage
 from dfd.evaluation.ood import fit_member_ood
 from dfd.metrics import compute_metrics, ece_if_calibrated, roc_auc
@@ -152,8 +152,10 @@ class EnsembleStudy:
             P_fit, y_fit, fit_idx = with_copies(P_fit, y_fit, fit_idx,
                                                 *corrupted_member_scores(models, crops, self.robust_copies, seed))
         self.fitted = fit_ensembles(P_fit, y_fit, fit_idx, self.members)
+        # what scores a face some members are left out for (EnsembleBundle.predict)
+        self.subsets = fit_subset_ensembles(P_fit, y_fit, fit_idx, self.members)
         # the guarantee the report relies on: nothing was fit on a test row
-        assert_no_leakage(test_idx, self.fitted)
+        assert_no_leakage(test_idx, self.fitted, [pair for _kind, *pair in self.subsets.values()])
         self.best, self.valid_losses = choose_best(self.fitted, P_fit, y_fit)
         self.raw_test = {m: P[test_idx, j] for j, m in enumerate(self.members)}
         self.calibrated_test = {name: cal.transform(ens.predict(P[test_idx])) for name, (ens, cal) in self.fitted.items()}
@@ -196,6 +198,7 @@ class EnsembleStudy:
             members=members, ensemble=ens, calibrator=cal, member_calibrators=member_cals,
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
             ood=scorers, ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
+            subset_ensembles=self.subsets,
             score_ranges=fit_score_ranges(self.table[self.members].to_numpy(np.float64)[self.valid_idx], self.members),
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
