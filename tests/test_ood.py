@@ -446,3 +446,28 @@ def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
     np.testing.assert_allclose(engine_p[-2:], cal.transform(ens.predict(scores[second][-2:, None])), atol=1e-5)
     assert not np.allclose(plain[-2:], engine_p[-2:])
     np.testing.assert_allclose(plain[:-2], engine_p[:-2], atol=1e-5)  # the faces: nobody far, the same
+
+
+def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, feat_data):
+    """Each row of the sweep is the AUC of the scores of that level's copies, clean first."""
+    from dfd.evaluation.corruptions import CORRUPTIONS, corrupt, robustness_sweep, sweep_scores
+    from dfd.evaluation.scoring import bundle_combine, named_scores
+    from dfd.metrics import roc_auc
+    from dfd.models import load_model
+
+    bundle = EnsembleBundle.load(ood_bundle_dir)
+    models = {m.name: (load_model(ood_bundle_dir / m.file)[0], m.input_size[0]) for m in bundle.members}
+    crops = _jitter(_aligned_faces(feat_data / "single_face.jpg") + _aligned_faces(feat_data / "multi_face.jpg"),
+                    2, np.random.default_rng(5))
+    labels = np.arange(len(crops)) % 2
+    sweep = robustness_sweep(models, crops, labels, combine=bundle_combine(bundle), seed=1)
+    levels = [("none", 0)] + [(k, lv) for k, lvs in CORRUPTIONS.items() for lv in lvs]
+    assert list(dict.fromkeys(zip(sweep.corruption, sweep.level))) == levels
+    assert set(sweep.model) == {*bundle.member_names, "ensemble"}
+    kind, level = levels[4]  # one corrupted level, scored here directly
+    direct = named_scores(models, corrupt(crops, kind, level, 1), bundle_combine(bundle))
+    got = sweep[(sweep.corruption == kind) & (sweep.level == level)].set_index("model").auc
+    for name, p in direct.items():
+        assert got[name] == pytest.approx(roc_auc(labels, p))
+    first = next(sweep_scores(models, crops, bundle_combine(bundle), seed=1))
+    assert first[:2] == ("none", 0) and set(first[2]) == set(got.index)

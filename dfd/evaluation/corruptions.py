@@ -91,13 +91,18 @@ def corrupted_copies(images: np.ndarray, n_copies: int, seed: int = 0) -> tuple[
     return np.stack(out), pd.DataFrame(rows)
 
 
-def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
-    """AUC of every member, and of the ensemble ``combine(P) -> p`` (or of each of a mapping
-    ``name -> combine``), under each corruption."""
-    rows = []
+def sweep_scores(models: dict, images: np.ndarray, combine=None, seed: int = 0):
+    """Yield ``(kind, level, scores)`` for the clean images and each corruption level, where
+    ``scores`` is :func:`~dfd.evaluation.scoring.named_scores` of the corrupted copies."""
     settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
     for kind, level in settings:
         x = images if kind == "none" else corrupt(images, kind, level, seed)
-        for name, p in named_scores(models, x, combine).items():
-            rows.append({"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)})
-    return pd.DataFrame(rows)
+        yield kind, level, named_scores(models, x, combine)
+
+
+def robustness_sweep(models: dict, images: np.ndarray, labels: np.ndarray, combine=None, seed: int = 0) -> pd.DataFrame:
+    """AUC of every member, and of the ensemble ``combine(P) -> p`` (or of each of a mapping
+    ``name -> combine``), under each corruption."""
+    return pd.DataFrame([{"corruption": kind, "level": level, "model": name, "auc": roc_auc(labels, p)}
+                         for kind, level, scores in sweep_scores(models, images, combine, seed)
+                         for name, p in scores.items()])
