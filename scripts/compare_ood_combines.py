@@ -98,7 +98,8 @@ def main(argv=None) -> int:
         row["best member"] = row[best]
         for name in named:
             row[f"{name} - best"] = row[name] - row[best]
-        row["saved - best, 95% CI"] = gap_interval(y, scores[saved], scores[best], args.n_boot, args.seed)
+        lo, hi = gap_interval(y, scores[saved], scores[best], args.n_boot, args.seed)
+        row["saved - best, 95% CI"] = f"[{lo:+.3f}, {hi:+.3f}]"
         rows.append(row)
     table = pd.DataFrame(rows).set_index(["corruption", "level"])
     pd.set_option("display.width", 250)
