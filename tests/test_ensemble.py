@@ -268,8 +268,12 @@ def test_members_left_out_are_scored_by_the_ensemble_fit_without_them(tmp_path, 
     with pytest.raises(E.LeakageError):
         E.assert_no_leakage(split["valid_ids"][:3], loaded)
     d = loaded.to_dict()
+    swapped = dict(d["subset_ensembles"])
+    swapped["weak+xception"] = swapped.pop("xception+weak")
     with pytest.raises(DfdError, match="proper subset"):
-        E.EnsembleBundle.from_dict(d | {"subset_ensembles": {"weak+xception": d["subset_ensembles"]["xception+weak"]}})
+        E.EnsembleBundle.from_dict(d | {"subset_ensembles": swapped})
+    with pytest.raises(DfdError, match="every proper subset"):
+        E.EnsembleBundle.from_dict(d | {"subset_ensembles": {"xception+weak": d["subset_ensembles"]["xception+weak"]}})
 
 
 def test_bundle_refuses_modified_member_file(tmp_path, split, fitted):

@@ -30,10 +30,6 @@ BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT_VERSION = 2  # 2 added the optional "ood" scorers; version 1 bundles load unchanged
 READABLE_FORMAT_VERSIONS = (1, 2)
 OOD_REASON = "unlike the data these models were trained on"
-# How members out of domain for a face enter its score (docs/experiments.md, "OOD score"):
-# "ensemble": the bundle's ensemble of every member as is (measured best on corrupted
-# dfd-default test copies); "in_domain_mean": the mean calibrated P(fake) of the members
-# in domain. Either way a face with every member out is "uncertain".
 # How a face's score is combined when members are out of domain for it: "ensemble" every column
 # as is; "in_domain_mean" the mean calibrated score of the members in domain (always);
 # "far_left_out" the ensemble, except for a face some member sees far out (ood_worst_ratio) or
@@ -128,6 +124,9 @@ class EnsembleBundle:
             raise DfdError(f"calibrators for unknown members: {sorted(unknown)}")
         if set(self.ood) - set(names):
             raise DfdError(f"OOD scorers for unknown members: {sorted(set(self.ood) - set(names))}")
+        if self.subset_ensembles and len(self.subset_ensembles) != 2 ** len(names) - 2:
+            raise DfdError(f"subset_ensembles must hold every proper subset of the {len(names)} members "
+                           f"({2 ** len(names) - 2}), got {len(self.subset_ensembles)}")
         for sub, (_kind, ens, _cal) in self.subset_ensembles.items():
             if not sub or len(sub) >= len(names) or [n for n in names if n in sub] != list(sub) \
                     or ens.n_models_ != len(sub):
