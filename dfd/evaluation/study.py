@@ -142,6 +142,7 @@ class EnsembleStudy:
         test_idx = np.flatnonzero(table.split.to_numpy() == "test")
         self.valid_idx, self.test_idx = valid_idx, test_idx
         P = table[self.members].to_numpy(np.float64)
+        self.P_valid_ = P[valid_idx]  # the clean validation scores (the members' score ranges are fit on them)
         y = table.label.to_numpy(np.int64)
         self.y_valid, self.y_test = y[valid_idx], y[test_idx]
         P_fit, y_fit, fit_idx = P[valid_idx], y[valid_idx], valid_idx
@@ -199,7 +200,7 @@ class EnsembleStudy:
             threshold=op.threshold, uncertain_band=op.band, dataset=self.dataset, ensemble_name=self.best,
             ood=scorers, ood_worst_ratio=worst_ratio, ood_combine=SAVED_OOD_COMBINE,
             subset_ensembles=self.subsets,
-            score_ranges=fit_score_ranges(self.table[self.members].to_numpy(np.float64)[self.valid_idx], self.members),
+            score_ranges=fit_score_ranges(self.P_valid_, self.members),
             extra={"operating_point": op.to_dict(),
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},
