@@ -356,15 +356,19 @@ def test_detector_verdict_is_the_bundle_rule(detector):
 
 
 def test_scoring_faces_in_batches_is_exact_and_never_retraces(bundle_dir, feat_data):
-    """Each member's compiled predict function gives predict_on_batch's scores bit for bit
-    at every batch size, and no batch size (nor Grad-CAM) retraces it. Scored one by one,
-    faces get the same scores as in one batch up to float32 rounding only: TensorFlow's CPU
-    kernels sum in an order that depends on the batch size (measured: |diff| <= ~2e-7,
-    the same with predict_on_batch, with and without oneDNN), so padding batches to fixed
-    sizes would change the scores and is not used."""
+    """Each member's TensorFlow graph (``compiled_predict``, the fallback) gives
+    predict_on_batch's scores bit for bit at every batch size, and no batch size (nor
+    Grad-CAM) retraces it; the TensorFlow Lite predictor the engine uses is within float32
+    rounding of them (XNNPACK kernels). Scored one by one, faces get the same scores as in
+    one batch up to float32 rounding only: TensorFlow's CPU kernels sum in an order that
+    depends on the batch size (measured: |diff| <= ~2e-7, the same with predict_on_batch,
+    with and without oneDNN), so padding batches to fixed sizes would change the scores and
+    is not used."""
     import logging
 
     from dfd.inference.explain import gradcam
+    from dfd.inference.lite import LitePredictor
+    from dfd.inference.members import compiled_predict
 
     det = Detector.from_dir(bundle_dir)  # fresh models: nothing traced yet
     rng = np.random.default_rng(0)
@@ -384,12 +388,17 @@ def test_scoring_faces_in_batches_is_exact_and_never_retraces(bundle_dir, feat_d
     try:
         for m in det.members:
             x = inputs[m.name]
-            one_by_one = np.concatenate([m.predict(x[i : i + 1]) for i in range(len(x))])
+            graph = compiled_predict(m.model, m.input_size)
+            one_by_one = np.concatenate([graph(x[i : i + 1])[0] for i in range(len(x))])
             for n in sizes:
-                at_once = m.predict(x[:n])
+                at_once = graph(x[:n])[0]
                 assert at_once.dtype == np.float32 and at_once.shape == (n,)
                 assert np.array_equal(at_once, expected[m.name, n]), (m.name, n)
                 np.testing.assert_allclose(at_once, one_by_one[:n], rtol=0, atol=1e-6)
+                engine = m.predict(x[:n])
+                assert engine.dtype == np.float32 and engine.shape == (n,)
+                np.testing.assert_allclose(engine, expected[m.name, n], rtol=0, atol=1e-5)
+            assert isinstance(m._predict, LitePredictor), m.name  # every family converts, the LSTM's too
             for n in (1, 3, 2, 5):
                 gradcam(m.model, x[:n])
         crops = np.stack([load_image(feat_data / "single_face.jpg")[40:168, 60:188]] * 3)

@@ -42,9 +42,12 @@ class _Member:
 
     def predict_with_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw P(fake) ``(n,)`` and the features the out-of-domain scorer reads ``(n, d)``
-        (:func:`dfd.models.features.feature_model`), from one call of one compiled function."""
+        (:func:`dfd.models.features.feature_model`), from one call of one compiled function:
+        TensorFlow Lite's (:mod:`dfd.inference.lite`), else TensorFlow's graph."""
         if self._predict is None:
-            self._predict = compiled_predict(self.model, self.input_size)
+            from dfd.inference.lite import lite_predict
+
+            self._predict = lite_predict(self.model, self.input_size) or compiled_predict(self.model, self.input_size)
         return self._predict(x)
 
 
