@@ -147,6 +147,32 @@ def test_the_compiled_mtcnn_answers_exactly_as_mtcnn_does(feat_data):
     assert [len(f) for f in mtcnn.detect_faces(frames, min_face_size=12)][::2] == [1, 0]
 
 
+def test_mtcnn_run_by_tensorflow_lite_finds_what_its_keras_networks_find(feat_data):
+    """The shared MTCNN's networks run by TensorFlow Lite (dfd.lite); a plain mtcnn MTCNN
+    (its Keras networks, eager) finds the same faces on photos and a 720p-like frame:
+    boxes and landmarks within a hundredth of a pixel, confidences within 1e-5."""
+    import cv2
+    from mtcnn import MTCNN
+
+    from dfd.faces.detection import compiled_mtcnn
+
+    ours = compiled_mtcnn()
+    assert all(getattr(stage._model, "_dfd_lite", None) is not None for stage in ours.stages)
+    plain = MTCNN(device="CPU:0")
+    rgb = load_image(feat_data / "single_face.jpg")
+    group = load_image(feat_data / "multi_face.jpg")
+    frame = cv2.resize(group, (384, 216), interpolation=cv2.INTER_AREA)
+    for image in (rgb, group, frame):
+        a = ours.detect_faces(image, min_face_size=12)
+        b = plain.detect_faces(image, min_face_size=12)
+        assert len(a) == len(b) and len(a) >= 1
+        for fa, fb in zip(sorted(a, key=lambda f: f["box"]), sorted(b, key=lambda f: f["box"])):
+            np.testing.assert_allclose(fa["box"], fb["box"], atol=0.01)
+            assert abs(fa["confidence"] - fb["confidence"]) <= 1e-5
+            for name, point in fa["keypoints"].items():
+                np.testing.assert_allclose(point, fb["keypoints"][name], atol=0.01)
+
+
 class _RecordingMTCNN:
     """Stands in for the compiled MTCNN: records what it is asked, finds one face per image
     (box (10, 20, 30, 40) in the searched copy's pixels)."""

@@ -48,7 +48,7 @@ def test_converted_member_scores_like_tensorflow_and_is_kept(members, own_cache,
     def no_conversion(*a, **k):
         raise AssertionError("converted again although the cache holds it")
 
-    monkeypatch.setattr(lite, "convert", no_conversion)
+    monkeypatch.setattr(lite, "convert", no_conversion)  # the member conversion
     again = lite.lite_predict(m.model, m.input_size)
     np.testing.assert_array_equal(again(x)[0], p)
 

@@ -56,8 +56,9 @@ VIDEO_RULE = "frame_max_mean"
 # the video rule, face-detection retries): part of the external evaluation's cache key, so
 # cached results of an older engine are analysed again. 1: issue 16's who-decides rules;
 # 2: the detector's padded/finer retries and the measured video rule; 3: landmark plausibility;
-# 4: the rotated retry (photos) and keyframe search (videos, dfd.faces.keyframes).
-ENGINE_RULES_VERSION = 4
+# 4: the rotated retry (photos) and keyframe search (videos, dfd.faces.keyframes); 5: MTCNN and
+# the members run by TensorFlow Lite (dfd.lite: the same graphs, float32 rounding apart).
+ENGINE_RULES_VERSION = 5
 
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"
