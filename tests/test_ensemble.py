@@ -264,9 +264,16 @@ def test_members_left_out_are_scored_by_the_ensemble_fit_without_them(tmp_path, 
     bundle.save(folder)
     loaded = E.EnsembleBundle.load(folder)
     np.testing.assert_allclose(loaded.predict(P, out), p)
-    E.assert_no_leakage(split["test_ids"], loaded)  # the subset ensembles too
+    E.assert_no_leakage(split["test_ids"], loaded)
+    # the leakage check reads the subset ensembles too: ones fit on test faces are caught
+    # although the bundle's own ensemble never saw them
+    leaky = E.fit_subset_ensembles(split["P_test"], split["y_test"], split["test_ids"], MEMBERS)
+    loaded.subset_ensembles = leaky
     with pytest.raises(E.LeakageError):
-        E.assert_no_leakage(split["valid_ids"][:3], loaded)
+        E.assert_no_leakage(split["test_ids"][:3], loaded)
+    loaded.subset_ensembles = {}
+    E.assert_no_leakage(split["test_ids"][:3], loaded)
+    loaded.subset_ensembles = subsets
     d = loaded.to_dict()
     swapped = dict(d["subset_ensembles"])
     swapped["weak+xception"] = swapped.pop("xception+weak")

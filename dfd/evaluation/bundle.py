@@ -22,7 +22,7 @@ import numpy as np
 from dfd.errors import DfdError
 from dfd.evaluation.calibration import TemperatureScaler
 from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
-from dfd.evaluation.ood import OodScorer
+from dfd.evaluation.ood import OodScorer, uncertain_rows
 from dfd.evaluation.score_range import ScoreRange
 from dfd.io.hashing import sha256_file
 
@@ -162,21 +162,22 @@ class EnsembleBundle:
         if out is None or self.ood_combine == "ensemble":
             return p
         out = np.asarray(out, dtype=bool).reshape(P.shape)
-        cal = np.stack(list(self.member_probabilities(P).values()), axis=1)
         n_in = (~out).sum(axis=1)
-        mean_in = np.where(out, 0.0, cal).sum(axis=1) / np.maximum(n_in, 1)
-        use_mean = n_in > 0
+        rescored = n_in > 0
         if self.ood_combine == "far_left_out":
-            use_mean &= out.any(axis=1)  # nobody far out: the ensemble as fit
-            if self.subset_ensembles:
+            rescored &= out.any(axis=1)  # nobody far out: the ensemble as fit
+            if self.subset_ensembles:  # the ensemble fit on the members left in
                 p = p.copy()
-                for row in np.unique(out[use_mean], axis=0):  # each pattern of members left out
-                    rows = use_mean & (out == row).all(axis=1)
+                for row in np.unique(out[rescored], axis=0):  # each pattern of members left out
+                    rows = rescored & (out == row).all(axis=1)
                     cols = np.flatnonzero(~row)
-                    _kind, ens, cal = self.subset_ensembles[tuple(self.member_names[c] for c in cols)]
-                    p[rows] = cal.transform(ens.predict(P[rows][:, cols]))
+                    _kind, ens, subset_cal = self.subset_ensembles[tuple(self.member_names[c] for c in cols)]
+                    p[rows] = subset_cal.transform(ens.predict(P[rows][:, cols]))
                 return p
-        return np.where(use_mean, mean_in, p)
+        # older bundles: the mean of the calibrated scores of the members left in
+        cal = np.stack(list(self.member_probabilities(P).values()), axis=1)
+        mean_in = np.where(out, 0.0, cal).sum(axis=1) / np.maximum(n_in, 1)
+        return np.where(rescored, mean_in, p)
 
     def left_out_matrix(self, ood: Mapping[str, Mapping], n: int) -> np.ndarray | None:
         """What :meth:`predict` leaves out under ``ood_combine``: the members out of domain
@@ -232,12 +233,13 @@ class EnsembleBundle:
         otherwise (and always for a bundle without OOD scorers) None."""
         if not self.ood:
             return None
+        far = [m for m in self.member_names if m in set(members_far)] if self.ood_worst_ratio is not None else []
+        out_row = [[m in set(members_out) for m in self.member_names]]
+        if not uncertain_rows(out_row, [[m in far for m in self.member_names]])[0]:
+            return None
         if self.all_out(members_out):
             return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
-        far = [m for m in self.member_names if m in set(members_far)]
-        if far and self.ood_worst_ratio is not None:
-            return f"{OOD_REASON} (far out of domain for {', '.join(far)})"
-        return None
+        return f"{OOD_REASON} (far out of domain for {', '.join(far)})"
 
     def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
         """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""

@@ -198,6 +198,12 @@ def distance_ratios(scorers: Mapping[str, OodScorer], features: Mapping[str, np.
     return np.stack([sc.ratio(sc.score(features[name])) for name, sc in scorers.items()], axis=1)
 
 
+def uncertain_rows(out, far) -> np.ndarray:
+    """The verdict rule's out-of-domain check, one owner: a face ``(n, n_members)`` bool
+    matrices) is "uncertain" when every member is out for it, or any member is far out."""
+    return np.asarray(out, bool).all(axis=1) | np.asarray(far, bool).any(axis=1)
+
+
 def fit_worst_ratio(valid_ratios, quantile: float = WORST_RATIO_QUANTILE) -> float:
     """The worst-ratio threshold: the ``quantile`` of the clean validation faces' largest
     :func:`distance_ratios` (at least 1, so it never flags what no member calls out)."""
@@ -292,7 +298,7 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
     if models and all(name in scorers for name in models):
         for (kind, level), per_member in ratios.items():
             R = np.stack(per_member, axis=1)
-            out = (R > 1.0).all(axis=1) | ((R.max(axis=1) > worst_ratio) if worst_ratio is not None else False)
+            out = uncertain_rows(R > 1.0, R > worst_ratio if worst_ratio is not None else np.zeros(R.shape, bool))
             rows.append({"member": "verdict rule", "input": kind, "level": level, "flagged": float(np.mean(out)),
                          "n": int(len(R))})
     return pd.DataFrame(rows)
