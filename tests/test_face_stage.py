@@ -20,6 +20,38 @@ def detector():
     return FaceDetector()
 
 
+def test_a_small_face_is_aligned_from_part_of_the_frame_bit_for_bit():
+    """align_face shrinks only the top-left part of a large frame the crop reads (a small face
+    in a video frame); the crop and matrix are those of shrinking the whole frame, bit for
+    bit, wherever the face is: inside, at the edges, partly outside (mirrored pixels)."""
+    import cv2
+
+    from dfd.faces.alignment import align_face, alignment_matrix, template_points
+
+    def whole_frame(rgb, lm, size=128, margin=0.3):
+        scale = float(np.sqrt(abs(np.linalg.det(alignment_matrix(lm, size, margin)[:, :2]))))
+        assert scale < 0.5
+        pre, (h, w) = scale * 1.5, rgb.shape[:2]
+        src = cv2.resize(rgb, (max(1, round(w * pre)), max(1, round(h * pre))), interpolation=cv2.INTER_AREA)
+        matrix = alignment_matrix(lm * pre, size, margin)
+        crop = cv2.warpAffine(src, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        return crop, matrix @ np.array([[pre, 0, 0], [0, pre, 0], [0, 0, 1]])
+
+    rng = np.random.default_rng(3)
+    template = template_points(128, 0.3)
+    for t in range(120):
+        h, w = [(720, 1280), (1080, 1920), (360, 640)][t % 3] if t % 2 else tuple(rng.integers(60, 1400, 2))
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        angle, size = rng.uniform(-0.5, 0.5), rng.uniform(2.1, 6.0)  # crop scale < 0.5: the shrink path
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        centre = np.array([rng.uniform(-60, w + 60), rng.uniform(-60, h + 60)])
+        lm = (template - 64) @ rot.T * size + centre + rng.normal(0, 1, (5, 2))
+        crop, matrix = align_face(rgb, lm, 128, 0.3)
+        ref_crop, ref_matrix = whole_frame(rgb, lm)
+        assert np.array_equal(crop, ref_crop), (t, h, w, centre)
+        np.testing.assert_array_equal(matrix, ref_matrix)
+
+
 def test_alignment_puts_landmarks_on_template(feat_data, detector):
     rgb = load_image(feat_data / "single_face.jpg")
     faces = detector.detect(rgb)

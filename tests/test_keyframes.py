@@ -61,13 +61,16 @@ def test_keyframe_positions_and_regions():
     lm = np.zeros((5, 2))
     a, b = Face((100, 100, 40, 40), 0.99, lm), Face((130, 110, 40, 40), 0.99, lm)  # overlap once grown
     far = Face((600, 300, 20, 30), 0.99, lm)
-    regions = face_regions([a, b, far], (480, 640))
+    small = Face((140, 110, 20, 16), 0.99, lm)  # inside the merged region: the smallest face it is for
+    regions = face_regions([a, b, far, small], (480, 640))
     assert len(regions) == 2
-    merged = [r for r in regions if r[0] < 300][0]
-    assert merged == pytest.approx((80, 80, 190, 170))  # each box grown by half its side, then their union
-    assert [r for r in regions if r[0] >= 300][0] == pytest.approx((585, 285, 635, 345))
+    merged = [r for r in regions if r.x0 < 300][0]
+    assert merged[:4] == pytest.approx((80, 80, 190, 170))  # each box grown by half its side, then their union
+    assert merged.face == 20  # the smallest face's longer side: what a search of the region looks for
+    alone = [r for r in regions if r.x0 >= 300][0]
+    assert alone == pytest.approx((585, 285, 635, 345, 30))
     edge = face_regions([Face((-10, 460, 40, 40), 0.99, lm)], (480, 640))  # clipped to the frame
-    assert edge == [pytest.approx((0, 440, 50, 480))]
+    assert edge == [pytest.approx((0, 440, 50, 480, 40))]
 
 
 def test_keyframe_search_finds_the_faces_a_whole_search_finds_with_fewer_pixels(photo):
@@ -88,6 +91,38 @@ def test_keyframe_search_finds_the_faces_a_whole_search_finds_with_fewer_pixels(
     assert all(len(a) == len(b) and a[0].box == b[0].box
                for a, b in zip(detect_frames(det, frames, keyframe_every=1), whole))
     assert det.whole == [(H, W)] * 10
+
+
+def test_a_region_is_searched_for_faces_near_the_size_it_was_made_for(photo):
+    """A region's search skips the pyramid levels for faces under half the size of the face it
+    was made for (MTCNN's finest, costliest levels) and still finds that face where a search
+    down to MTCNN's 12 px window does; mtcnn 1.0's own pyramid would lose every face there
+    (levels under PNet's window), dfd's drops those levels."""
+    import dfd.faces.detection as detection
+
+    frame = _frame(photo, 300)
+    det = FaceDetector(INFERENCE, retry_rotated=False)
+    (face,) = det.detect(frame)
+    x, y, bw, bh = face.box
+    box = (x - bw / 2, y - bh / 2, x + 1.5 * bw, y + 1.5 * bh)
+    sized = det.detect_in_regions([frame], [[(*box, max(bw, bh))]])[0]
+    plain = det.detect_in_regions([frame], [[box]])[0]
+    assert len(sized) == len(plain) == 1
+    assert np.abs(sized[0].landmarks - plain[0].landmarks).max() < 0.12 * _iod(plain[0])
+    calls = []
+    real = det.networks.detect_faces
+
+    def spy(image, **kw):
+        calls.append(kw["min_face_size"])
+        return real(image, **kw)
+
+    det.networks.detect_faces = spy
+    try:
+        det.detect_in_regions([frame], [[(*box, max(bw, bh))]])
+    finally:
+        det.networks.detect_faces = real
+    assert calls and calls[0] > detection.MTCNN_WINDOW  # the fine levels were not searched
+    assert len(det.networks.detect_faces(photo, min_face_size=3 * detection.MTCNN_WINDOW)) >= 1
 
 
 def test_a_face_between_keyframes_without_faces_is_found(photo):

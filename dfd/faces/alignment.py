@@ -50,6 +50,27 @@ def alignment_matrix(landmarks: np.ndarray, size: int, margin: float) -> np.ndar
     return matrix
 
 
+def _shrunk_for(rgb: np.ndarray, dw: int, dh: int, matrix: np.ndarray, size: int) -> np.ndarray:
+    """``rgb`` area-shrunk to ``dw`` x ``dh``, or, when the ``size`` px crop that ``matrix``
+    takes from it stays clear of its right and bottom edges, only its top-left part the
+    crop reads: shrunk at the same scale with the grid anchored at (0, 0), those pixels are
+    the full shrink's bit for bit (a small face in a video frame: a fraction of the work)."""
+    h, w = rgb.shape[:2]
+    inv = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    # past the left / top edge the warp reads the mirrored pixels: the part must hold those too
+    need_x = int(np.ceil(max(corners[:, 0].max(), -corners[:, 0].min()))) + 3
+    need_y = int(np.ceil(max(corners[:, 1].max(), -corners[:, 1].min()))) + 3
+    fx, fy = dw / w, dh / h
+    part_w, part_h = int(np.ceil((need_x + 3) / fx)), int(np.ceil((need_y + 3) / fy))
+    if part_w >= w - 2 or part_h >= h - 2:
+        return cv2.resize(rgb, (dw, dh), interpolation=cv2.INTER_AREA)
+    part = cv2.resize(rgb[:part_h, :part_w], (0, 0), fx=fx, fy=fy, interpolation=cv2.INTER_AREA)
+    if part.shape[1] < need_x + 2 or part.shape[0] < need_y + 2:  # never expected; stay exact
+        return cv2.resize(rgb, (dw, dh), interpolation=cv2.INTER_AREA)
+    return part
+
+
 def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int = 128, margin: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """Crop and align a face. Returns ``(crop, matrix)`` where ``matrix`` maps image → crop.
 
@@ -62,8 +83,9 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int = 128, margin: 
     if scale < 0.5:
         pre = scale * 1.5
         h, w = rgb.shape[:2]
-        src = cv2.resize(rgb, (max(1, round(w * pre)), max(1, round(h * pre))), interpolation=cv2.INTER_AREA)
+        dw, dh = max(1, round(w * pre)), max(1, round(h * pre))
         matrix = alignment_matrix(np.asarray(landmarks) * pre, size, margin)
+        src = _shrunk_for(rgb, dw, dh, matrix, size)
     crop = cv2.warpAffine(src, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     if pre != 1.0:  # report the matrix relative to the original image
         matrix = matrix @ np.array([[pre, 0, 0], [0, pre, 0], [0, 0, 1]], dtype=np.float64)

@@ -6,10 +6,11 @@ named below (``INFERENCE``, ``DATA_PREP``, ...). One rule turns settings into th
 searches (:meth:`DetectorSettings.scale`): the image is shrunk so that a ``min_face_size``
 face (px in the ORIGINAL image) becomes MTCNN's 12 px window, and its longer side is at most
 ``max_side``; it is never enlarged. MTCNN then always runs with ``min_face_size=12``, so its
-pyramid starts at scale 1 and only shrinks. That also keeps mtcnn 1.0 safe: with
+pyramid starts at scale 1 and only shrinks. (mtcnn 1.0 itself is unsafe there: with
 ``min_face_size`` > 12 its pyramid gets levels under 12 px, PNet fails on them and *every*
-face of the image is silently lost (e.g. ``single_face.jpg`` at 384 px with
-``min_face_size=27``; at 24 and more it finds nothing at all).
+face of the image is silently lost, e.g. ``single_face.jpg`` at 384 px with
+``min_face_size=27``; dfd's MTCNN drops those levels, :func:`_pyramid_fixed`, which only
+the region searches of videos need: they look for faces near a known size.)
 
 When nothing is found, two retries (:attr:`DetectorSettings.retry`) recover faces people see:
 
@@ -54,6 +55,10 @@ MTCNN_WINDOW = 12  # px: the smallest face MTCNN's proposal network sees at scal
 PAD_FRACTION = 0.5  # the padded retry's margin on every side, as a share of the longer side
 PAD_VALUE = 128  # mid grey: recovered more tight crops than black, replicated or mirrored borders
 REGION_SIDE = 160  # px: a searched region's shorter side at most (its face ~80 px, over ONet's 48 px input)
+# A region made for a face is searched for faces down to this share of that face's size, not
+# down to MTCNN's 12 px window: a face rarely halves its size between two keyframes (the next
+# whole search finds it if it does), and the pyramid's finest levels are ~80% of its work.
+REGION_SMALLEST_FACE = 0.5
 REGION_STEP = 32  # px: region copies are padded to multiples of this, so that many share one MTCNN call
 FINER_MAX_PIXELS = 1_500_000  # px: the finer retry's searched copy is at most this large
 
@@ -201,11 +206,43 @@ def _lite_net(net, stage_name: str, tf):
     return call
 
 
+MTCNN_PYRAMID_FACTOR = 0.709  # mtcnn's scale_factor: each pyramid level is 0.709 of the one before
+
+
+def _skip_levels(face: float) -> float:
+    """The ``min_face_size`` whose pyramid is MTCNN's full one (from its 12 px window) less
+    the levels that only find faces under ``face`` px: the same levels, bit for bit, as
+    whole steps of the factor (so cuts searched for similar sizes also share one call)."""
+    if not face > MTCNN_WINDOW:
+        return float(MTCNN_WINDOW)
+    k = int(np.floor(np.log(face / MTCNN_WINDOW) / -np.log(MTCNN_PYRAMID_FACTOR)))
+    return MTCNN_WINDOW / MTCNN_PYRAMID_FACTOR**k
+
+
+def _pyramid_fixed(build):
+    """mtcnn 1.0's ``build_scale_pyramid`` counts its levels from the image size alone, so
+    with ``min_face_size`` above 12 px the last levels are smaller than PNet's 12 px window,
+    PNet fails on them and every face of the image is lost. The same levels, less those
+    (none are dropped at ``min_face_size=12``: its pyramid is unchanged)."""
+
+    def build_scale_pyramid(width, height, min_face_size, scale_factor, min_size=12):
+        scales = np.asarray(build(width, height, min_face_size=min_face_size, scale_factor=scale_factor,
+                                  min_size=min_size))
+        return scales[min(width, height) * scales >= min_size]
+
+    build_scale_pyramid._dfd_fixed = True
+    return build_scale_pyramid
+
+
 def _batched_mtcnn_class():
     """mtcnn's MTCNN with a ``detect_faces`` that normalises a batch once, as float32."""
+    import mtcnn.stages.stage_pnet as stage_pnet
     import tensorflow as tf
     from mtcnn import MTCNN
     from mtcnn.utils.bboxes import limit_bboxes, to_json
+
+    if not getattr(stage_pnet.build_scale_pyramid, "_dfd_fixed", False):
+        stage_pnet.build_scale_pyramid = _pyramid_fixed(stage_pnet.build_scale_pyramid)
 
     class BatchedMTCNN(MTCNN):
         """``detect_faces`` answers as MTCNN 1.0's does (bit-identical boxes, scores and
@@ -271,7 +308,7 @@ class FaceDetector:
     instances cost nothing and are safe to use from several threads."""
 
     VERSION = 5  # bump when detection changes: part of cache_tag (2: one compiled detector, MTCNN at 12 px; 3: retries;
-    # 4: the rotated retry; 5: MTCNN's networks run by TensorFlow Lite)
+    # 4: the rotated retry; 5: MTCNN's networks run by TensorFlow Lite, regions searched from a face size)
 
     def __init__(self, preset: DetectorSettings = DATA_PREP, **changes):
         if not isinstance(preset, DetectorSettings):
@@ -358,12 +395,16 @@ class FaceDetector:
         :data:`REGION_SIDE` px (a large face needs no more pixels than ONet's 48 px input): each
         region is cut, shrunk and padded in mid grey to a shared size (multiples of
         :data:`REGION_STEP` px) so that regions of many frames share one MTCNN call. Faces come back in the image's
-        pixels, largest first; a face centred in the padding is dropped. No retries: the caller
-        decides what a region without a face means (:func:`dfd.faces.keyframes.detect_sequence`)."""
+        pixels, largest first; a face centred in the padding is dropped. A region with a fifth
+        value (:class:`dfd.faces.keyframes.Region`'s ``face``: the longer side of the smallest face
+        it was made for, px) is searched for faces of at least :data:`REGION_SMALLEST_FACE` of
+        that size only. No retries: the caller decides what a region without a face means
+        (:func:`dfd.faces.keyframes.detect_sequence`)."""
         images, regions = list(images), [list(r) for r in regions]
         if len(images) != len(regions):
             raise ValueError(f"one list of regions per image: {len(images)} images, {len(regions)} lists")
-        cuts, where = [], []  # the padded cuts, and (image, x0, y0, sx, sy, cut w, cut h) of each
+        cuts, where, smallest = [], [], []  # the padded cuts, (image, x0, y0, sx, sy, cut w, cut h) of each,
+        # and the smallest face (px in the cut) each is searched for
         for i, (im, boxes) in enumerate(zip(images, regions)):
             h, w = im.shape[:2]
             whole = self._config.scale(h, w)
@@ -384,8 +425,11 @@ class FaceDetector:
                 cuts.append(cv2.copyMakeBorder(np.ascontiguousarray(small), 0, ph - ch, 0, pw - cw,
                                                cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
                 where.append((i, x0, y0, cw / (x1 - x0), ch / (y1 - y0), cw, ch))
+                face = float(box[4]) if len(box) > 4 and box[4] and box[4] > 0 else 0.0
+                smallest.append(_skip_levels(REGION_SMALLEST_FACE * face * scale))
         out: list[list[Face]] = [[] for _ in images]
-        for (i, x0, y0, sx, sy, cw, ch), faces in zip(where, self._search(cuts, [1.0] * len(cuts), batch_size)):
+        found = self._search(cuts, [1.0] * len(cuts), batch_size, smallest)
+        for (i, x0, y0, sx, sy, cw, ch), faces in zip(where, found):
             for f in faces:
                 x, y, bw, bh = f.box  # in the cut's pixels
                 if 0 <= x + bw / 2 <= cw and 0 <= y + bh / 2 <= ch:
@@ -435,14 +479,16 @@ class FaceDetector:
             out.append(kept)
         return out
 
-    def _search(self, images, scales, batch_size: int) -> list[list[Face]]:
-        """One MTCNN search of each image at its scale; same-sized images at the same scale
-        share one call per ``batch_size`` images."""
+    def _search(self, images, scales, batch_size: int, smallest=None) -> list[list[Face]]:
+        """One MTCNN search of each image at its scale (for faces of at least ``smallest`` px
+        in the searched copy, per image; MTCNN's 12 px window when None); same-sized images at
+        the same scale share one call per ``batch_size`` images."""
         out: list[list[Face]] = [[] for _ in images]
         groups: dict[tuple, list[int]] = {}
+        smallest = [MTCNN_WINDOW] * len(images) if smallest is None else list(smallest)
         for i, (im, scale) in enumerate(zip(images, scales)):
-            groups.setdefault((*im.shape[:2], float(scale)), []).append(i)
-        for (h, w, scale), members in groups.items():
+            groups.setdefault((*im.shape[:2], float(scale), max(float(MTCNN_WINDOW), float(smallest[i]))), []).append(i)
+        for (h, w, scale, min_face), members in groups.items():
             size = _copy_size(h, w, scale)
             if min(size) < MTCNN_WINDOW or min(h, w) < MTCNN_WINDOW:
                 continue  # no 12 px window fits: no face can be found
@@ -453,7 +499,7 @@ class FaceDetector:
                                               if scale < 1.0 else images[i]) for i in chunk]
                 with _SHARED_MTCNN_LOCK:
                     raw = self.networks.detect_faces(small if len(small) > 1 else small[0],
-                                                     min_face_size=MTCNN_WINDOW)
+                                                     min_face_size=min_face)
                 if len(small) == 1:
                     raw = [raw]
                 raw = list(raw) + [[] for _ in range(len(chunk) - len(raw))]

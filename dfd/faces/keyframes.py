@@ -7,10 +7,12 @@ frame between two sampled frames. :func:`detect_sequence` searches every
 between two keyframes only near the faces found on either of them: their boxes grown by
 :data:`REGION_GROWTH` of the box's size on every side, overlapping regions merged, at the
 scale the whole frame would be searched at (smaller for a large face: :meth:`FaceDetector.detect_in_regions
-<dfd.faces.detection.FaceDetector.detect_in_regions>`). A face found there is the face a
-whole-frame search finds: on the bench clip its landmarks differ from the whole search's by a
-median 3.6% (90th percentile 5%) of the inter-ocular distance, what moving the frame by 2 px
-does to a whole search (3.3%, 5%). A frame between keyframes is still searched whole when neither
+<dfd.faces.detection.FaceDetector.detect_in_regions>`), for faces from half the size of the
+smallest keyframe face a region was made for (:class:`Region`; MTCNN's finest pyramid levels
+are most of its work). A face found there is the face a whole-frame search finds: on the bench
+clip its landmarks differ from the whole search's by a median 3.6% (90th percentile 5%) of the
+inter-ocular distance, what moving the frame by 2 px does to a whole search (3.3%, 5%); the
+same with and without the face-size limit. A frame between keyframes is still searched whole when neither
 keyframe has a face, or when its regions hold none (the person left, or moved further), so a
 face on screen between keyframes is not lost; what can be missed is a second face that shows
 only between keyframes while the tracked one stays, i.e. one seen in fewer than
@@ -19,6 +21,8 @@ only between keyframes while the tracked one stays, i.e. one seen in fewer than
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,16 +34,29 @@ REGION_GROWTH = 0.5  # a face's region: its box grown by half the box's longer s
 ENGINE_KEYFRAME_EVERY = 4
 
 
-def face_regions(faces: list[Face], shape: tuple[int, int]) -> list[tuple[float, float, float, float]]:
-    """The regions (x0, y0, x1, y1) to search for ``faces`` seen nearby in time: each box
-    grown by :data:`REGION_GROWTH` of its longer side, clipped to the ``shape`` (h, w) frame,
+class Region(NamedTuple):
+    """A part of a frame to search, in its pixels, and the longer side of the smallest face
+    it was made for (what :meth:`FaceDetector.detect_in_regions
+    <dfd.faces.detection.FaceDetector.detect_in_regions>` needs to look for)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    face: float
+
+
+def face_regions(faces: list[Face], shape: tuple[int, int]) -> list[Region]:
+    """The regions to search for ``faces`` seen nearby in time: each box grown by
+    :data:`REGION_GROWTH` of its longer side, clipped to the ``shape`` (h, w) frame,
     overlapping ones merged into their union until none overlap."""
     h, w = shape
     boxes = []
     for f in faces:
         x, y, bw, bh = (float(v) for v in f.box)
         g = REGION_GROWTH * max(bw, bh)
-        boxes.append([max(0.0, x - g), max(0.0, y - g), min(float(w), x + bw + g), min(float(h), y + bh + g)])
+        boxes.append([max(0.0, x - g), max(0.0, y - g), min(float(w), x + bw + g), min(float(h), y + bh + g),
+                      max(bw, bh)])
     merged = True
     while merged:
         merged = False
@@ -47,13 +64,13 @@ def face_regions(faces: list[Face], shape: tuple[int, int]) -> list[tuple[float,
             for j in range(i + 1, len(boxes)):
                 a, b = boxes[i], boxes[j]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), min(a[4], b[4])]
                     del boxes[j]
                     merged = True
                     break
             if merged:
                 break
-    return [tuple(b) for b in boxes if b[2] > b[0] and b[3] > b[1]]
+    return [Region(*b) for b in boxes if b[2] > b[0] and b[3] > b[1]]
 
 
 def keyframe_positions(n: int, keyframe_every: int) -> list[int]:

@@ -57,8 +57,9 @@ VIDEO_RULE = "frame_max_mean"
 # cached results of an older engine are analysed again. 1: issue 16's who-decides rules;
 # 2: the detector's padded/finer retries and the measured video rule; 3: landmark plausibility;
 # 4: the rotated retry (photos) and keyframe search (videos, dfd.faces.keyframes); 5: MTCNN and
-# the members run by TensorFlow Lite (dfd.lite: the same graphs, float32 rounding apart).
-ENGINE_RULES_VERSION = 5
+# the members run by TensorFlow Lite (dfd.lite: the same graphs, float32 rounding apart); 6: video
+# regions searched for faces from half the size of the keyframe face they were made for.
+ENGINE_RULES_VERSION = 6
 
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"
