@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dfd.io.hashing import sha256_text
 from dfd.paths import cache_dir
 
 LITE_VERSION = 1  # bump when the conversion changes: part of every cache key
@@ -54,18 +53,21 @@ def convert(fn, spec) -> tuple[bytes, list[str]]:
     return tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert(), names
 
 
-def cache_key(*parts: str) -> str:
+def describe(*parts: str) -> str:
+    """What a flatbuffer was made from (``parts``, e.g. a model's architecture and a hash of
+    its weights) with this module's and TensorFlow's versions: callers key the cache with
+    its hash (:func:`dfd.io.hashing.sha256_text`; this module imports no dfd layer)."""
     import tensorflow as tf
 
-    return sha256_text("|".join([f"lite{LITE_VERSION}", tf.__version__, *parts]))[:32]
+    return "|".join([f"lite{LITE_VERSION}", tf.__version__, *parts])
 
 
 def cached_conversion(key: str, make: Callable[[], tuple[bytes, list[str]]],
                       check: Callable[["LiteGraph"], str | None] | None = None,
                       keep_shapes: int = 1) -> "LiteGraph":
-    """The :class:`LiteGraph` kept under ``key``, else ``make()``'s, checked by ``check``
+    """The :class:`LiteGraph` kept under ``key`` (a file name: a hash of :func:`describe`), else ``make()``'s, checked by ``check``
     (None: fine; else why not, raised as ValueError) and kept. A damaged entry is made again."""
-    path = cache_dir() / "lite" / f"{key}.tflite"
+    path = cache_dir() / "lite" / f"{key[:32]}.tflite"
     names_file = path.with_suffix(".outputs")
     if path.is_file() and names_file.is_file():
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["io", "faces", "data", "models", "training", "evaluation", "inference", "external", "cli"]
 # leaf utilities with no dfd imports of their own layer-wise: anyone may use them
-BASE = {"dfd", "dfd.errors", "dfd.paths", "dfd.metrics", "dfd.__main__"}
+BASE = {"dfd", "dfd.errors", "dfd.paths", "dfd.metrics", "dfd.lite", "dfd.__main__"}
 GUI_MAY_IMPORT = ("dfd.inference", "dfd.paths", "dfd.errors")
 
 
@@ -39,6 +39,13 @@ def test_every_dfd_layer_is_known():
     loose = {name.removesuffix(".py") for name in found if name.endswith(".py")}
     assert {f"dfd.{name}" for name in loose} <= BASE | {"dfd.__init__"} | {f"dfd.{n}" for n in LAYERS}
     assert {name for name in found if not name.endswith(".py")} <= set(LAYERS) | {"__pycache__"}
+
+
+def test_base_utilities_import_no_layer():
+    for name in BASE - {"dfd", "dfd.__main__"}:
+        path = ROOT / (name.replace(".", "/") + ".py")
+        layered = [t for t, _ in _imports(path) if _layer(t) is not None]
+        assert not layered, f"{name} imports {layered}"
 
 
 def test_no_import_runs_upward():

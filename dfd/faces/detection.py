@@ -172,7 +172,7 @@ def _lite_net(net, stage_name: str, tf):
     from importlib.metadata import version
 
     from dfd import lite
-    from dfd.io.hashing import sha256_arrays
+    from dfd.io.hashing import sha256_arrays, sha256_text
 
     if not lite.lite_enabled():
         return None
@@ -187,7 +187,7 @@ def _lite_net(net, stage_name: str, tf):
         return None if worst <= LITE_PROBE_ATOL else f"not used: differs from Keras by {worst:.2e}"
 
     try:
-        key = lite.cache_key("mtcnn", version("mtcnn"), stage_name, sha256_arrays(net.get_weights()))
+        key = sha256_text(lite.describe("mtcnn", version("mtcnn"), stage_name, sha256_arrays(net.get_weights())))
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         graph = lite.cached_conversion(key, lambda: lite.convert(net, spec), check=check,
                                        keep_shapes=LITE_KEEP_SHAPES.get(stage_name, 1))

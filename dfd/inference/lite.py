@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dfd import lite
-from dfd.io.hashing import sha256_arrays
+from dfd.io.hashing import sha256_arrays, sha256_text
 
 PROBE_ATOL = 1e-4  # largest |P(fake) difference| to Keras a conversion may show on the probe batch
 PROBE_FEATURES_RTOL = 1e-3  # features: relative to their largest magnitude on the probe batch
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 def cache_key(model, input_size: tuple[int, int]) -> str:
     """What a member's flatbuffer depends on: architecture, weights and input size."""
-    return lite.cache_key("member", f"{input_size[0]}x{input_size[1]}", model.to_json(),
-                          sha256_arrays(model.get_weights()))
+    return sha256_text(lite.describe("member", f"{input_size[0]}x{input_size[1]}", model.to_json(),
+                                     sha256_arrays(model.get_weights())))
 
 
 def _unrolled(model):
