@@ -65,22 +65,48 @@ def describe(*parts: str) -> str:
 def cached_conversion(key: str, make: Callable[[], tuple[bytes, list[str]]],
                       check: Callable[["LiteGraph"], str | None] | None = None,
                       keep_shapes: int = 1) -> "LiteGraph":
-    """The :class:`LiteGraph` kept under ``key`` (a file name: a hash of :func:`describe`), else ``make()``'s, checked by ``check``
-    (None: fine; else why not, raised as ValueError) and kept. A damaged entry is made again."""
+    """The :class:`LiteGraph` kept under ``key`` (a file name: a hash of :func:`describe`),
+    else ``make()``'s, checked by ``check`` (None: fine; else why not) and kept. A damaged
+    entry is made again. A graph that cannot be converted (an op TFLite lacks, e.g.
+    ``multistream``'s histogram) or fails its check raises ValueError, and that answer is
+    kept too (``<key>.failed``), so later starts do not spend the conversion again."""
     path = cache_dir() / "lite" / f"{key[:32]}.tflite"
-    names_file = path.with_suffix(".outputs")
+    names_file, failed = path.with_suffix(".outputs"), path.with_suffix(".failed")
+    if failed.is_file():
+        raise ValueError(f"{failed.read_text(errors='replace')} (kept in {failed.name})")
     if path.is_file() and names_file.is_file():
         try:
             return LiteGraph(path.read_bytes(), names_file.read_text().split("\n"), keep_shapes)
         except (ValueError, RuntimeError, OSError) as err:
             log.warning("converted graph %s unreadable (%s); converting again", path.name, err)
-    blob, names = make()
-    graph = LiteGraph(blob, names, keep_shapes)
-    problem = check(graph) if check is not None else None
+    try:
+        with _quiet_stderr():  # the converter prints every op it cannot lower; the error says it once
+            blob, names = make()
+        graph = LiteGraph(blob, names, keep_shapes)
+        problem = check(graph) if check is not None else None
+    except Exception as err:  # noqa: BLE001 — TensorFlow raises ConverterError, RuntimeError, ...
+        problem = f"cannot be converted: {_first_line(err)}"
     if problem:
+        _write_text(failed, problem)
         raise ValueError(problem)
     _write(path, blob, names)
     return graph
+
+
+def _first_line(err: Exception) -> str:
+    """The part of a converter error a person can read: its last "error:" line, shortened."""
+    text = str(err)
+    lines = [ln.strip() for ln in text.splitlines() if "error:" in ln] or [text.strip()]
+    line = lines[-1].split("error:", 1)[-1].strip() if "error:" in lines[-1] else lines[-1]
+    return f"{type(err).__name__}: {line[:200]}"
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError:
+        pass  # a read-only cache: the conversion is tried again next start
 
 
 def _write(path: Path, blob: bytes, names: list[str]) -> None:

@@ -90,3 +90,28 @@ def test_dfd_lite_0_keeps_tensorflow_for_the_engine(tmp_path_factory, own_cache,
     det.members[0].predict(x)
     assert not isinstance(det.members[0]._predict, lite.LitePredictor)
     assert not own_cache.exists()
+
+
+def test_a_graph_that_cannot_be_converted_is_not_tried_again(own_cache, caplog):
+    """An op TFLite lacks (multistream's histogram, tf.math.bincount) raises a short reason;
+    the answer is kept, so the next start does not spend the conversion again."""
+    import tensorflow as tf
+
+    from dfd import lite as runtime
+
+    def histogram(x):
+        return tf.math.bincount(tf.cast(tf.reshape(x, [-1]), tf.int32), minlength=4, maxlength=4)
+
+    spec = tf.TensorSpec((None, 3), tf.float32)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return runtime.convert(histogram, spec)
+
+    with pytest.raises(ValueError, match="cannot be converted") as first:
+        runtime.cached_conversion("0" * 32, make)
+    assert len(str(first.value)) < 400  # one readable line, not the converter's op dump
+    with pytest.raises(ValueError, match="cannot be converted"):
+        runtime.cached_conversion("0" * 32, make)
+    assert calls == [1] and list(own_cache.glob("*.failed"))
