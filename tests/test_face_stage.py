@@ -166,7 +166,7 @@ def test_the_compiled_mtcnn_answers_exactly_as_mtcnn_does(feat_data):
     import cv2
     from mtcnn import MTCNN
 
-    from dfd.faces.detection import compiled_mtcnn
+    from dfd.faces.mtcnn_networks import compiled_mtcnn
 
     mtcnn = compiled_mtcnn()
     rgb = load_image(feat_data / "single_face.jpg")
@@ -186,7 +186,7 @@ def test_mtcnn_run_by_tensorflow_lite_finds_what_its_keras_networks_find(feat_da
     import cv2
     from mtcnn import MTCNN
 
-    from dfd.faces.detection import compiled_mtcnn
+    from dfd.faces.mtcnn_networks import compiled_mtcnn
 
     ours = compiled_mtcnn()
     assert all(getattr(stage._model, "_dfd_lite", None) is not None for stage in ours.stages)
@@ -228,11 +228,10 @@ def test_rule_pins_mtcnn_window_and_scale_follows_formula(monkeypatch):
         INFERENCE,
         VIDEO,
         VIDEO_SOURCES,
-        detection,
     )
 
     fake = _RecordingMTCNN()
-    monkeypatch.setattr(detection, "_SHARED_MTCNN", fake)
+    monkeypatch.setattr("dfd.faces.mtcnn_networks._SHARED_MTCNN", fake)
     for preset in (INFERENCE, DATA_PREP, DEFAULT_DATASET, VIDEO, VIDEO_SOURCES):
         det = FaceDetector(preset)
         for h, w in ((100, 75), (190, 260), (480, 640), (562, 572), (720, 1280), (1080, 1920), (3322, 3322)):
@@ -375,7 +374,7 @@ def test_video_frames_are_not_searched_turned(feat_data):
 def test_a_turned_search_keeps_only_confident_face_shaped_finds(feat_data, monkeypatch):
     """Three more searches of a photo with no upright face also find patterns (a dress print at
     0.95 in an SDFD portrait): a face found turned must score >= 0.99 and have a face's landmarks."""
-    from dfd.faces import INFERENCE, detection
+    from dfd.faces import INFERENCE
     from dfd.faces.types import LANDMARK_NAMES
 
     rgb = load_image(feat_data / "single_face.jpg")
@@ -404,5 +403,5 @@ def test_a_turned_search_keeps_only_confident_face_shaped_finds(feat_data, monke
     squeezed[1] = squeezed[0] + [3.0 / fit, 0.0]
     for confidence, landmarks, found in [(0.95, real.landmarks, 0), (0.999, real.landmarks, 1),
                                          (0.999, squeezed, 0)]:
-        monkeypatch.setattr(detection, "_SHARED_MTCNN", Stub(confidence, landmarks))
+        monkeypatch.setattr("dfd.faces.mtcnn_networks._SHARED_MTCNN", Stub(confidence, landmarks))
         assert len(FaceDetector(INFERENCE).detect(blank)) == found, (confidence, found)

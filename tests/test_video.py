@@ -221,7 +221,7 @@ def test_face_appears_halfway(feat_data, detector):
 
 
 def test_frames_without_a_face_are_searched_again_padded_then_finer_only_when_that_searches_more(monkeypatch):
-    from dfd.faces import detection, track_faces
+    from dfd.faces import track_faces
 
     class Blind:  # the compiled MTCNN finding nothing: records the searched copies' shapes
         def __init__(self):
@@ -233,7 +233,7 @@ def test_frames_without_a_face_are_searched_again_padded_then_finer_only_when_th
             return [[] for _ in images] if isinstance(image, list) else []
 
     blind = Blind()
-    monkeypatch.setattr(detection, "_SHARED_MTCNN", blind)
+    monkeypatch.setattr("dfd.faces.mtcnn_networks._SHARED_MTCNN", blind)
     big = [Frame(i, i / 25, np.zeros((720, 1280, 3), np.uint8)) for i in range(3)]
     assert track_faces(big, FaceDetector(VIDEO)).no_face
     s = VIDEO.scale(720, 1280)  # 0.15: a 192 px copy
