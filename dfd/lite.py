@@ -150,6 +150,7 @@ class LiteGraph:
     def __init__(self, blob: bytes, output_names: list[str], keep_shapes: int = 1):
         self._blob, self._names, self._keep = blob, list(output_names), max(1, int(keep_shapes))
         self._interpreters: OrderedDict = OrderedDict()
+        self._indices: dict[int, tuple[int, list[int]]] = {}  # id(interpreter) -> (input, outputs)
         self._lock = threading.Lock()
         it = self._new()  # fails here, not at the first call, when the flatbuffer is bad
         self._interpreters[tuple(it.get_input_details()[0]["shape"])] = it
@@ -160,9 +161,12 @@ class LiteGraph:
         with _quiet_stderr():  # XNNPACK is applied (and announced) at the first allocation
             it = tf.lite.Interpreter(model_content=self._blob, num_threads=max(1, os.cpu_count() or 1))
             it.allocate_tensors()
-        outputs = {o["name"] for o in it.get_output_details()}
-        if len(it.get_input_details()) != 1 or outputs != set(self._names) or len(outputs) != len(self._names):
+        outputs = {o["name"]: o["index"] for o in it.get_output_details()}
+        inputs = it.get_input_details()
+        if len(inputs) != 1 or set(outputs) != set(self._names) or len(outputs) != len(self._names):
             raise ValueError(f"converted graph has outputs {sorted(outputs)}, not {self._names}")
+        # tensor indices once per interpreter, not on every call (resizing keeps them)
+        self._indices[id(it)] = (inputs[0]["index"], [outputs[n] for n in self._names])
         return it
 
     def output_shapes(self) -> list[tuple]:
@@ -182,8 +186,9 @@ class LiteGraph:
             it = self._new()
             while self._interpreters and (len(self._interpreters) >= self._keep or sum(
                     int(np.prod(k)) for k in self._interpreters) + int(np.prod(shape)) > MAX_KEPT_ELEMENTS):
-                self._interpreters.popitem(last=False)
-        it.resize_tensor_input(it.get_input_details()[0]["index"], list(shape), strict=True)
+                _, dropped = self._interpreters.popitem(last=False)
+                self._indices.pop(id(dropped), None)
+        it.resize_tensor_input(self._indices[id(it)][0], list(shape), strict=True)
         it.allocate_tensors()
         self._interpreters[shape] = it
         return it
@@ -192,7 +197,7 @@ class LiteGraph:
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
             it = self._interpreter(tuple(x.shape))
-            it.set_tensor(it.get_input_details()[0]["index"], x)
+            source, outputs = self._indices[id(it)]
+            it.set_tensor(source, x)
             it.invoke()
-            by_name = {o["name"]: o["index"] for o in it.get_output_details()}
-            return [it.get_tensor(by_name[n]).copy() for n in self._names]
+            return [it.get_tensor(i).copy() for i in outputs]

@@ -117,17 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     det.warmup()
     warm_s = time.perf_counter() - t0
-    from dfd.inference.lite import LitePredictor
+    from dfd.faces.mtcnn_networks import runtime
 
-    members = ", ".join(f"{m.name} ({m.input_size[0]} px, "
-                        f"{'TensorFlow Lite' if isinstance(m._predict, LitePredictor) else 'TensorFlow'})"
-                        for m in det.members)
+    members = ", ".join(f"{m.name} ({m.input_size[0]} px, {m.runtime})" for m in det.members)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), {platform.python_version()}; "
           f"load avg {os.getloadavg()[0]:.1f}")
     print(f"models: {source}: {members}; load {load_s:.1f} s, warm-up {warm_s:.1f} s")
     fd = det.face_detector
-    runtime = "TensorFlow Lite" if getattr(fd.networks.stages[0]._model, "_dfd_lite", None) is not None else "TensorFlow"
-    print(f"face detection: MTCNN ({runtime}) on a copy shrunk so a {fd.min_face_size} px face is its "
+    print(f"face detection: MTCNN ({runtime()}) on a copy shrunk so a {fd.min_face_size} px face is its "
           f"12 px window, longer side <= {fd.max_side} px")
 
     # ---------------------------------------------------------------- 1024 px photo

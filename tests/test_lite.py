@@ -88,7 +88,7 @@ def test_dfd_lite_0_keeps_tensorflow_for_the_engine(tmp_path_factory, own_cache,
     det = Detector.from_dir(make_tiny_bundle(tmp_path_factory.mktemp("lite_off")))
     x = _faces(det.members[0], 2)
     det.members[0].predict(x)
-    assert not isinstance(det.members[0]._predict, lite.LitePredictor)
+    assert det.members[0].runtime == "TensorFlow"
     assert not own_cache.exists()
 
 

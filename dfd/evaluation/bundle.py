@@ -233,13 +233,12 @@ class EnsembleBundle:
         otherwise (and always for a bundle without OOD scorers) None."""
         if not self.ood:
             return None
-        far = [m for m in self.member_names if m in set(members_far)] if self.ood_worst_ratio is not None else []
-        out_row = [[m in set(members_out) for m in self.member_names]]
-        if not uncertain_rows(out_row, [[m in far for m in self.member_names]])[0]:
+        out, far = set(members_out), set(members_far) if self.ood_worst_ratio is not None else set()
+        if not uncertain_rows([[m in out for m in self.member_names]], [[m in far for m in self.member_names]])[0]:
             return None
         if self.all_out(members_out):
             return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
-        return f"{OOD_REASON} (far out of domain for {', '.join(far)})"
+        return f"{OOD_REASON} (far out of domain for {', '.join(m for m in self.member_names if m in far)})"
 
     def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
         """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""

@@ -276,7 +276,7 @@ class FaceDetector:
                 cuts.append(cv2.copyMakeBorder(np.ascontiguousarray(small), 0, ph - ch, 0, pw - cw,
                                                cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
                 where.append((i, x0, y0, cw / (x1 - x0), ch / (y1 - y0), cw, ch))
-                face = float(box[4]) if len(box) > 4 and box[4] and box[4] > 0 else 0.0
+                face = float(box[4]) if len(box) > 4 else 0.0  # Region.face; plain boxes: from 12 px
                 smallest.append(_skip_levels(REGION_SMALLEST_FACE * face * scale))
         out: list[list[Face]] = [[] for _ in images]
         found = self._search(cuts, [1.0] * len(cuts), batch_size, smallest)

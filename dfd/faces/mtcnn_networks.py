@@ -162,3 +162,9 @@ def compiled_mtcnn():
                         stage._model = _lite_net(net, type(stage).__name__, tf) or _compiled(net, tf)
                 _SHARED_MTCNN = mtcnn
     return _SHARED_MTCNN
+
+
+def runtime() -> str:
+    """What runs the process's MTCNN networks: "TensorFlow Lite" or "TensorFlow"."""
+    lite = all(getattr(stage._model, "_dfd_lite", None) is not None for stage in compiled_mtcnn().stages)
+    return "TensorFlow Lite" if lite else "TensorFlow"

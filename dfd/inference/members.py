@@ -40,6 +40,15 @@ class _Member:
         """The model's raw P(fake) of a float32 batch ``(n, h, w, 3)``, as ``(n,)``."""
         return self.predict_with_features(x)[0]
 
+    @property
+    def runtime(self) -> str | None:
+        """What scores this member: "TensorFlow Lite" or "TensorFlow" (None before its first call)."""
+        if self._predict is None:
+            return None
+        from dfd.inference.lite import LitePredictor
+
+        return "TensorFlow Lite" if isinstance(self._predict, LitePredictor) else "TensorFlow"
+
     def predict_with_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw P(fake) ``(n,)`` and the features the out-of-domain scorer reads ``(n, d)``
         (:func:`dfd.models.features.feature_model`), from one call of one compiled function:
