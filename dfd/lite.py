@@ -94,10 +94,11 @@ def cached_conversion(key: str, make: Callable[[], tuple[bytes, list[str]]],
 
 
 def _first_line(err: Exception) -> str:
-    """The part of a converter error a person can read: its last "error:" line, shortened."""
+    """The part of a converter error a person can read: its first "error:" line (the op it
+    cannot lower; the last one only says "failed while converting"), shortened."""
     text = str(err)
     lines = [ln.strip() for ln in text.splitlines() if "error:" in ln] or [text.strip()]
-    line = lines[-1].split("error:", 1)[-1].strip() if "error:" in lines[-1] else lines[-1]
+    line = lines[0].split("error:", 1)[-1].strip() if "error:" in lines[0] else lines[0]
     return f"{type(err).__name__}: {line[:200]}"
 
 
