@@ -73,6 +73,25 @@ def test_keyframe_positions_and_regions():
     assert edge == [pytest.approx((0, 440, 50, 480, 40))]
 
 
+def test_engine_keyframes_meet_every_face_that_may_decide():
+    """The engine's spacing: a face seen in the consecutive frames a deciding track needs
+    (MIN_TRACK_SHARE of them) always meets a keyframe, i.e. is searched whole at least once."""
+    import math
+
+    from dfd.inference.deciding import MIN_TRACK_SHARE
+    from dfd.inference.video import MAX_KEYFRAME_EVERY, keyframe_spacing
+
+    assert keyframe_spacing(32) == 8 and keyframe_positions(32, keyframe_spacing(32)) == [0, 8, 16, 24, 31]
+    assert keyframe_spacing(1) == keyframe_spacing(3) == 1 and keyframe_spacing(16) == 4
+    for n in range(1, 201):
+        k = keyframe_spacing(n)
+        assert 1 <= k <= MAX_KEYFRAME_EVERY
+        keys = set(keyframe_positions(n, k))
+        run = max(1, math.ceil(n * MIN_TRACK_SHARE - 1e-9))  # fewest frames of a track that may decide
+        for start in range(0, n - run + 1):
+            assert keys & set(range(start, start + run)), (n, k, start)
+
+
 def test_keyframe_search_finds_the_faces_a_whole_search_finds_with_fewer_pixels(photo):
     xs = [100 + 40 * i for i in range(10)]  # a face crossing the frame, 40 px per sampled frame
     frames = [_frame(photo, x) for x in xs]

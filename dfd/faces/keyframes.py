@@ -16,8 +16,9 @@ same with and without the face-size limit. A frame between keyframes is still se
 keyframe has a face, or when its regions hold none (the person left, or moved further), so a
 face on screen between keyframes is not lost; what can be missed is a second face that shows
 only between keyframes while the tracked one stays, i.e. one seen in fewer than
-``keyframe_every`` consecutive sampled frames, which is too short to decide a verdict
-(:mod:`dfd.inference.deciding`: a quarter of the frames) when there is another track.
+``keyframe_every`` consecutive sampled frames. The engine spaces its keyframes so that such a
+face is too short to decide a verdict when there is another track
+(:func:`dfd.inference.video.keyframe_spacing`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ import numpy as np
 from dfd.faces.types import Face
 
 REGION_GROWTH = 0.5  # a face's region: its box grown by half the box's longer side on every side
-# The engine's video search (dfd scan, the app): 32 sampled frames -> 9 whole searches
-# (0, 4, ..., 28 and 31) and 23 region searches. Measured in docs/experiments.md ("Keyframes").
-ENGINE_KEYFRAME_EVERY = 4
 
 
 class Region(NamedTuple):

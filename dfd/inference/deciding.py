@@ -58,8 +58,9 @@ VIDEO_RULE = "frame_max_mean"
 # 2: the detector's padded/finer retries and the measured video rule; 3: landmark plausibility;
 # 4: the rotated retry (photos) and keyframe search (videos, dfd.faces.keyframes); 5: MTCNN and
 # the members run by TensorFlow Lite (dfd.lite: the same graphs, float32 rounding apart); 6: video
-# regions searched for faces from half the size of the keyframe face they were made for.
-ENGINE_RULES_VERSION = 6
+# regions searched for faces from half the size of the keyframe face they were made for; 7: video
+# keyframes spaced from MIN_TRACK_SHARE (dfd.inference.video.keyframe_spacing: 32 frames, every 8th).
+ENGINE_RULES_VERSION = 7
 
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"

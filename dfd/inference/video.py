@@ -1,10 +1,9 @@
 """The engine's video path: one verdict for a whole video.
 
-Evenly sampled frames; faces are detected on keyframes (every
-:data:`~dfd.faces.keyframes.ENGINE_KEYFRAME_EVERY`-th, searched whole in one batched call) and
-near the faces found there on the frames between (:mod:`dfd.faces.keyframes`), and followed
-over time (one track per person, :func:`dfd.faces.track_faces`); every tracked face is
-cropped and scored as a photo's faces are. Only tracks that may decide count — seen in enough
+Evenly sampled frames; faces are detected on keyframes (every :func:`keyframe_spacing`-th,
+searched whole in one batched call) and near the faces found there on the frames between
+(:mod:`dfd.faces.keyframes`), and followed over time (one track per person,
+:func:`dfd.faces.track_faces`); every tracked face is cropped and scored as a photo's faces are. Only tracks that may decide count — seen in enough
 frames with a large enough face, unless there is no other (:mod:`dfd.inference.deciding`) —
 and the video's score is :data:`~dfd.inference.deciding.VIDEO_RULE` over their faces: each
 frame's most suspicious face, averaged over the frames (SBI's rule; measured best of seven on
@@ -24,9 +23,9 @@ import numpy as np
 from dfd.errors import BadInputError
 from dfd.evaluation.aggregation import smooth_scores, top_k_count
 from dfd.faces import detect_frames, track_faces
-from dfd.faces.keyframes import ENGINE_KEYFRAME_EVERY
 from dfd.evaluation.video_rules import most_suspicious_per_frame, video_score
 from dfd.inference.deciding import (
+    MIN_TRACK_SHARE,
     VIDEO_RULE,
     enough_frames,
     face_px,
@@ -41,6 +40,21 @@ from dfd.io.media import is_video_file
 
 if TYPE_CHECKING:
     from dfd.inference.engine import Detector
+
+# Keyframes at most this many sampled frames apart, however many frames are sampled: the frames
+# between are searched only near the keyframes' faces, which suits a person who moves little
+# between two keyframes.
+MAX_KEYFRAME_EVERY = 8
+
+
+def keyframe_spacing(n_frames: int) -> int:
+    """How many sampled frames apart the engine searches frames whole (keyframes): as far as
+    still lets every face seen in :data:`~dfd.inference.deciding.MIN_TRACK_SHARE` of the
+    ``n_frames`` consecutive frames meet a keyframe, so a face the keyframe search can miss
+    is one too short-lived to decide a verdict next to another track; at most
+    :data:`MAX_KEYFRAME_EVERY`. 32 frames: every 8th (and the last) searched whole, i.e. 5
+    whole searches and 27 region searches (docs/experiments.md, session 14)."""
+    return max(1, min(MAX_KEYFRAME_EVERY, int(n_frames * MIN_TRACK_SHARE)))
 
 
 def video_limits(limits: Limits):
@@ -60,7 +74,7 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    found = detect_frames(detector.face_detector, [f.rgb for f in frames], keyframe_every=ENGINE_KEYFRAME_EVERY)
+    found = detect_frames(detector.face_detector, [f.rgb for f in frames], keyframe_every=keyframe_spacing(len(frames)))
     clock.check()
     tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
     candidates, n_faces = _tracked_candidates(detector, frames, tracks)
