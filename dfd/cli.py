@@ -6,7 +6,8 @@
 
 Everything runs offline. TensorFlow is imported only when a scan starts, so ``--help`` and
 ``info`` answer at once; its start-up notices and Python-side warnings are silenced
-(:func:`quiet_tensorflow_logs`), so stderr holds the progress bar and dfd's own messages.
+(:func:`quiet_tensorflow_logs`, :func:`~dfd.inference.logs.import_quietly`), so stderr holds
+the progress bar and dfd's own messages.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "scan":
+        from dfd.inference.logs import import_quietly
+
+        import_quietly("tensorflow")  # its C++ start-up notices held back, real messages kept
         return _scan(args, parser)
     if args.command == "info":
         return _info(args)

@@ -70,6 +70,9 @@ def import_keras_lean() -> None:
     finder = _DeclineImports(n for n in KERAS_OPTIONAL_IMPORTS if n not in already)
     sys.meta_path.insert(0, finder)
     try:
+        from dfd.inference.logs import import_quietly
+
+        import_quietly("tensorflow")  # its C++ start-up notices held back
         import keras  # noqa: F401
     finally:
         sys.meta_path.remove(finder)

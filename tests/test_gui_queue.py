@@ -124,3 +124,28 @@ def test_quiet_tensorflow_respects_the_users_choices(monkeypatch):
         assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2" and tf_logger.level == logging.ERROR
     finally:
         tf_logger.setLevel(before)
+
+
+NOISY_MODULE = """
+import os
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on. You may see ...\\n")
+os.write(2, b"E0000 something real went wrong\\n")
+"""
+
+
+def test_import_quietly_holds_back_startup_notices_only(tmp_path):
+    """What a module writes to fd 2 while it is imported comes back less TensorFlow's start-up
+    notices; with TF_CPP_MIN_LOG_LEVEL 0 nothing is held back."""
+    (tmp_path / "noisy_mod.py").write_text(NOISY_MODULE)
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from dfd.inference.logs import import_quietly\n"
+              "import_quietly('noisy_mod'); import_quietly('noisy_mod'); print('ok')\n")
+    for level, notices in (("2", False), ("0", True)):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL=level)
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+        assert proc.stderr.count("E0000 something real went wrong") == 1  # imported once, kept
+        assert ("oneDNN custom operations" in proc.stderr) is notices
+        assert ("absl::InitializeLog" in proc.stderr) is notices

@@ -3,11 +3,23 @@ real warnings."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import re
+import sys
+import tempfile
 import warnings
 
 NOISY_LIBRARIES = ("tensorflow", "absl", "keras", "h5py")
+# TensorFlow's C++ start-up notices that TF_CPP_MIN_LOG_LEVEL does not reach: TF 2.21 logs them
+# through absl before absl's log is initialised, e.g. "oneDNN custom operations are on" on CPUs
+# where oneDNN's operations are on by default (Intel AVX-512: two lines per notice).
+STARTUP_NOTICES = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called"
+    r"|\] oneDNN custom operations are on"
+    r"|cpu_feature_guard"
+    r"|To enable the following instructions: .*rebuild TensorFlow")
 
 
 def quiet_tensorflow_logs() -> None:
@@ -23,7 +35,43 @@ def quiet_tensorflow_logs() -> None:
     warnings.filterwarnings("ignore", module=r"(tensorflow|keras|absl|h5py)(\.|$)")
 
 
+def without_startup_notices(text: str) -> str:
+    """``text`` (what went to stderr) less the lines of :data:`STARTUP_NOTICES`."""
+    return "".join(line for line in text.splitlines(keepends=True) if not STARTUP_NOTICES.search(line))
+
+
+def import_quietly(module: str = "tensorflow") -> None:
+    """Import ``module`` (TensorFlow by default) with what it writes to stderr (file
+    descriptor 2, where C++ logs go) held back, then write that back less TensorFlow's start-up
+    notices: a real warning or error of the import still shows, after it. A no-op once the
+    module is imported, and when ``TF_CPP_MIN_LOG_LEVEL`` is 0 (the user asked for the notices)."""
+    if module in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip() in ("", "0"):
+        importlib.import_module(module)
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        importlib.import_module(module)
+        return
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            held.seek(0)
+            rest = without_startup_notices(held.read().decode("utf-8", errors="replace"))
+            if rest:
+                os.write(2, rest.encode("utf-8"))
+
+
 def preload_model_code() -> None:
     """Import the model code :meth:`Detector.from_dir` needs (Keras and dfd's registered layers,
     seconds on a CPU) now, e.g. on a thread while a window is built."""
+    import_quietly("tensorflow")
     import dfd.models  # noqa: F401
