@@ -72,8 +72,7 @@ def import_keras_lean() -> None:
     try:
         from dfd.inference.logs import import_quietly
 
-        import_quietly("tensorflow")  # its C++ start-up notices held back
-        import keras  # noqa: F401
+        import_quietly("keras")  # and TensorFlow under it, their C++ start-up notices held back
     finally:
         sys.meta_path.remove(finder)
 

@@ -45,7 +45,12 @@ def import_quietly(module: str = "tensorflow") -> None:
     descriptor 2, where C++ logs go) held back, then write that back less TensorFlow's start-up
     notices: a real warning or error of the import still shows, after it. A no-op once the
     module is imported, and when ``TF_CPP_MIN_LOG_LEVEL`` is 0 (the user asked for the notices)."""
-    if module in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip() in ("", "0"):
+    import threading
+
+    # only on the main thread: fd 2 is the whole process's, so another thread's messages would be
+    # held meanwhile (the app's preload thread imports plainly)
+    if (module in sys.modules or threading.current_thread() is not threading.main_thread()
+            or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip() in ("", "0")):
         importlib.import_module(module)
         return
     try:
@@ -73,5 +78,4 @@ def import_quietly(module: str = "tensorflow") -> None:
 def preload_model_code() -> None:
     """Import the model code :meth:`Detector.from_dir` needs (Keras and dfd's registered layers,
     seconds on a CPU) now, e.g. on a thread while a window is built."""
-    import_quietly("tensorflow")
     import dfd.models  # noqa: F401
