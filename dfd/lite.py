@@ -80,7 +80,7 @@ def cached_conversion(key: str, make: Callable[[], tuple[bytes, list[str]]],
         except (ValueError, RuntimeError, OSError) as err:
             log.warning("converted graph %s unreadable (%s); converting again", path.name, err)
     try:
-        with _quiet_stderr():  # the converter prints every op it cannot lower; the error says it once
+        with held_stderr():  # the converter prints every op it cannot lower; the error says it once
             blob, names = make()
         graph = LiteGraph(blob, names, keep_shapes)
         problem = check(graph) if check is not None else None
@@ -123,21 +123,34 @@ def _write(path: Path, blob: bytes, names: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """TFLite prints "INFO: Created TensorFlow Lite XNNPACK delegate" from C++ to fd 2 when
-    an interpreter first allocates; nothing else is worth showing a user there."""
+def held_stderr(keep: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Hold what is written to file descriptor 2 (where C++ code logs) meanwhile; afterwards
+    drop it, or write back ``keep(text)``. TFLite prints "INFO: Created TensorFlow Lite XNNPACK
+    delegate" there when an interpreter first allocates, nothing else worth showing a user;
+    :func:`dfd.inference.logs.import_quietly` keeps what is not a TensorFlow start-up notice."""
+    import sys
+
     try:
         saved = os.dup(2)
     except OSError:
         yield
         return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), 2)
+        try:
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            if keep is not None:
+                held.seek(0)
+                rest = keep(held.read().decode("utf-8", errors="replace"))
+                if rest:
+                    os.write(2, rest.encode("utf-8"))
 
 
 class LiteGraph:
@@ -159,7 +172,7 @@ class LiteGraph:
     def _new(self):
         import tensorflow as tf
 
-        with _quiet_stderr():  # XNNPACK is applied (and announced) at the first allocation
+        with held_stderr():  # XNNPACK is applied (and announced) at the first allocation
             it = tf.lite.Interpreter(model_content=self._blob, num_threads=max(1, os.cpu_count() or 1))
             it.allocate_tensors()
         outputs = {o["name"]: o["index"] for o in it.get_output_details()}

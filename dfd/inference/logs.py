@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
 
 NOISY_LIBRARIES = ("tensorflow", "absl", "keras", "h5py")
@@ -53,26 +52,10 @@ def import_quietly(module: str = "tensorflow") -> None:
             or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip() in ("", "0")):
         importlib.import_module(module)
         return
-    try:
-        saved = os.dup(2)
-    except OSError:
+    from dfd.lite import held_stderr
+
+    with held_stderr(keep=without_startup_notices):
         importlib.import_module(module)
-        return
-    with tempfile.TemporaryFile() as held:
-        sys.stderr.flush()
-        os.dup2(held.fileno(), 2)
-        try:
-            importlib.import_module(module)
-        finally:
-            try:
-                sys.stderr.flush()
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-            held.seek(0)
-            rest = without_startup_notices(held.read().decode("utf-8", errors="replace"))
-            if rest:
-                os.write(2, rest.encode("utf-8"))
 
 
 def preload_model_code() -> None:

@@ -3,10 +3,11 @@
 Evenly sampled frames; faces are detected on keyframes (every :func:`keyframe_spacing`-th,
 searched whole in one batched call) and near the faces found there on the frames between
 (:mod:`dfd.faces.keyframes`), and followed over time (one track per person,
-:func:`dfd.faces.track_faces`); every tracked face is cropped and scored as a photo's faces are. Only tracks that may decide count — seen in enough
-frames with a large enough face, unless there is no other (:mod:`dfd.inference.deciding`) —
-and the video's score is :data:`~dfd.inference.deciding.VIDEO_RULE` over their faces: each
-frame's most suspicious face, averaged over the frames (SBI's rule; measured best of seven on
+:func:`dfd.faces.track_faces`); every tracked face is cropped and scored as a photo's faces
+are. Only tracks that may decide count — seen in enough frames with a large enough face,
+unless there is no other (:mod:`dfd.inference.deciding`) — and the video's score is
+:data:`~dfd.inference.deciding.VIDEO_RULE` over their faces: each frame's most suspicious
+face, averaged over the frames (SBI's rule; measured best of seven on
 FF++ and the default test clips, :mod:`dfd.evaluation.video_rules`). The result lists every
 track with its mean score and names the one that decided. :meth:`Detector.analyze <dfd.inference.engine.Detector.analyze>` calls
 :func:`analyze_video` for every video file.
@@ -74,7 +75,8 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.image_size = (int(w0), int(h0))
 
     t = time.perf_counter()
-    found = detect_frames(detector.face_detector, [f.rgb for f in frames], keyframe_every=keyframe_spacing(len(frames)))
+    found = detect_frames(detector.face_detector, [f.rgb for f in frames],
+                          keyframe_every=keyframe_spacing(len(frames)))
     clock.check()
     tracks = track_faces(frames, detector.face_detector, faces=[scored_faces(f) for f in found])
     candidates, n_faces = _tracked_candidates(detector, frames, tracks)
