@@ -312,6 +312,35 @@ def compute_metrics(
     return result
 
 
+def auc_difference(y_true, p_fake, q_fake, n_boot: int = 1000, seed: int = 0) -> dict[str, float | None]:
+    """ROC-AUC of ``p_fake`` minus ROC-AUC of ``q_fake`` on the same rows, as ``{"value",
+    "ci_low", "ci_high"}``: a 95% percentile bootstrap that resamples the *rows* (both scores
+    of a row together, so the interval is of the paired difference) within each class, as
+    :func:`compute_metrics` does. ``n_boot=0`` gives no interval (bounds ``None``)."""
+    y, p = check_scores(y_true, p_fake)
+    _y, q = check_scores(y_true, q_fake)
+    _require_both_classes(y, "ROC-AUC")
+    if int(n_boot) != n_boot or n_boot < 0:
+        raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
+    value = roc_auc(y, p) - roc_auc(y, q)
+    lo = hi = None
+    if n_boot > 0 and min(np.count_nonzero(y == 0), np.count_nonzero(y == 1)) >= 2:
+        from scipy import stats
+
+        skm = _skm()
+        # one scipy "sample" of row numbers per class: a resampled row brings both its scores
+        samples = tuple(np.flatnonzero(y == c) for c in (0, 1))
+
+        def statistic(reals, fakes):
+            rows = np.concatenate([reals, fakes]).astype(np.int64)
+            return skm.roc_auc_score(y[rows], p[rows]) - skm.roc_auc_score(y[rows], q[rows])
+
+        res = stats.bootstrap(samples, statistic, n_resamples=int(n_boot), vectorized=False, paired=False,
+                              confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+        lo, hi = _plain(res.confidence_interval.low), _plain(res.confidence_interval.high)
+    return {"value": float(value), "ci_low": lo, "ci_high": hi}
+
+
 def _plain(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 

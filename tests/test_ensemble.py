@@ -444,3 +444,32 @@ def test_robust_fit_rows_keep_validation_ids(split):
         E.assert_no_leakage(ids[:1], fitted)
     with pytest.raises(ValueError, match="source"):
         with_copies(P, y, ids, P_copies, source[:-1])
+
+
+def test_robustness_table_shows_each_margin_and_whether_a_miss_is_resolved():
+    from dfd.evaluation.report import robustness_table
+
+    rob = [{"corruption": c, "level": lv, "model": m, "auc": a}
+           for c, lv, aucs in [("none", 0, (0.80, 0.75, 0.82)), ("jpeg_quality", 50, (0.70, 0.72, 0.69)),
+                               ("downscale", 0.25, (0.52, 0.50, 0.48))]
+           for m, a in zip(("cnn", "resnext", "ensemble"), aucs)]
+    margins = [
+        {"corruption": "none", "level": 0, "model": "ensemble", "best_member": "cnn", "best_member_auc": 0.80,
+         "auc": 0.82, "margin": 0.02, "ci_low": -0.01, "ci_high": 0.05},
+        {"corruption": "jpeg_quality", "level": 50, "model": "ensemble", "best_member": "resnext",
+         "best_member_auc": 0.72, "auc": 0.69, "margin": -0.03, "ci_low": -0.05, "ci_high": -0.015},
+        {"corruption": "downscale", "level": 0.25, "model": "ensemble", "best_member": "cnn",
+         "best_member_auc": 0.52, "auc": 0.48, "margin": -0.04, "ci_low": -0.12, "ci_high": 0.04},
+    ]
+    lines = robustness_table(rob, margins)
+    assert lines[2] == "| corruption | level | cnn | resnext | ensemble | ensemble - best member [95% CI] |"
+    assert lines[5] == "| jpeg_quality | 50 | 0.700 | 0.720 | 0.690 | -0.030 (resnext) [-0.050, -0.015] |"
+    assert ("ensemble: more than 0.01 under the best member at 2 of 3 levels (at 1 of them the 95% interval "
+            "reaches -0.01: within the test split's noise).") in lines
+    # an older metrics.json without margins: the AUCs alone, as before
+    plain = robustness_table(rob, [])
+    assert plain[2] == "| corruption | level | cnn | resnext | ensemble |" and not any("under" in x for x in plain)
+    # margins measured without an interval (smoke runs): the margin and its member, no interval
+    no_ci = robustness_table(rob, [dict(m, ci_low=None, ci_high=None) for m in margins])
+    assert "| none | 0 | 0.800 | 0.750 | 0.820 | +0.020 (cnn) |" in no_ci
+    assert "ensemble: more than 0.01 under the best member at 2 of 3 levels." in no_ci

@@ -10,6 +10,7 @@ import shutil
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from dfd.errors import DfdError
@@ -450,7 +451,8 @@ def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
 
 def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, feat_data):
     """Each row of the sweep is the AUC of the scores of that level's copies, clean first."""
-    from dfd.evaluation.corruptions import CORRUPTIONS, corrupt, robustness_sweep, sweep_scores
+    from dfd.evaluation.corruptions import (CORRUPTIONS, corrupt, robustness_sweep, robustness_sweep_with_margins,
+                                            sweep_scores)
     from dfd.evaluation.scoring import bundle_combine, named_scores
     from dfd.metrics import roc_auc
     from dfd.models import load_model
@@ -471,3 +473,13 @@ def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, fe
         assert got[name] == pytest.approx(roc_auc(labels, p))
     first = next(sweep_scores(models, crops, bundle_combine(bundle), seed=1))
     assert first[:2] == ("none", 0) and set(first[2]) == set(got.index)
+    # the same pass with the ensemble's margin over the best member at each level
+    same, margins = robustness_sweep_with_margins(models, crops, labels, bundle_combine(bundle), seed=1, n_boot=50)
+    pd.testing.assert_frame_equal(same, sweep)
+    assert list(zip(margins.corruption, margins.level)) == levels and set(margins.model) == {"ensemble"}
+    for row in margins.itertuples():
+        at = sweep[(sweep.corruption == row.corruption) & (sweep.level == row.level)].set_index("model").auc
+        best = at[bundle.member_names].max()
+        assert at[row.best_member] == best and row.best_member_auc == best
+        assert row.margin == pytest.approx(at["ensemble"] - best)
+        assert row.ci_low <= row.margin + 1e-12 and row.margin - 1e-12 <= row.ci_high

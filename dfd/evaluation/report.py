@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dfd.evaluation.corruptions import MARGIN_TOLERANCE
 from dfd.metrics import format_metric
 from dfd.paths import reports_dir
 
@@ -114,6 +115,36 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def robustness_table(rob: list[dict], margins: list[dict]) -> list[str]:
+    """Markdown lines of the robustness sweep (test ROC-AUC per level and model) and, where
+    notebook 05 measured them, each combination's margin over the best member at that level
+    with its 95% interval."""
+    models = list(dict.fromkeys(r["model"] for r in rob))
+    margin_of = {(r["corruption"], r["level"], r["model"]): r for r in margins}
+    with_margin = [mo for mo in models if any(k[2] == mo for k in margin_of)]
+    head = models + [f"{mo} - best member [95% CI]" for mo in with_margin]
+    lines = ["## Robustness (test ROC-AUC)", "", "| corruption | level | " + " | ".join(head) + " |",
+             "|---|---|" + "---|" * len(head)]
+    for key in dict.fromkeys((r["corruption"], r["level"]) for r in rob):
+        cells = {r["model"]: r["auc"] for r in rob if (r["corruption"], r["level"]) == key}
+        row = [f"{cells[mo]:.3f}" if cells.get(mo) is not None else "n/a" for mo in models]
+        for mo in with_margin:
+            m = margin_of.get((*key, mo))
+            ci = f" [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]" if m and m.get("ci_low") is not None else ""
+            row.append(f"{m['margin']:+.3f} ({m['best_member']}){ci}" if m else "n/a")
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(row) + " |")
+    for mo in with_margin:
+        rows = [r for r in margins if r["model"] == mo]
+        under = [r for r in rows if r["margin"] < -MARGIN_TOLERANCE]
+        unresolved = [r for r in under if r.get("ci_high") is not None and r["ci_high"] >= -MARGIN_TOLERANCE]
+        lines += ["", f"{mo}: more than {MARGIN_TOLERANCE} under the best member at {len(under)} of {len(rows)} levels"
+                  + (f" (at {len(unresolved)} of them the 95% interval reaches -{MARGIN_TOLERANCE}: within the test "
+                     "split's noise)"
+                     if unresolved else "")
+                  + "."]
+    return lines + [""]
+
+
 def write_results_md(dataset: str) -> Path:
     """``reports/<dataset>/results.md``: every table of the study, from metrics.json."""
     m = read_metrics(dataset)
@@ -158,15 +189,7 @@ def write_results_md(dataset: str) -> Path:
                 parts.append(f"| {tr} | " + " | ".join(f"{cells[c]:.3f}" if c in cells else "" for c in cols) + " |")
             parts.append("")
         if ev.get("robustness"):
-            rob = ev["robustness"]
-            models = list(dict.fromkeys(r["model"] for r in rob))
-            parts += ["## Robustness (test ROC-AUC)", "", "| corruption | level | " + " | ".join(models) + " |",
-                      "|---|---|" + "---|" * len(models)]
-            for key in dict.fromkeys((r["corruption"], r["level"]) for r in rob):
-                cells = {r["model"]: r["auc"] for r in rob if (r["corruption"], r["level"]) == key}
-                parts.append(f"| {key[0]} | {key[1]} | " + " | ".join(
-                    f"{cells[mo]:.3f}" if cells.get(mo) is not None else "n/a" for mo in models) + " |")
-            parts.append("")
+            parts += robustness_table(ev["robustness"], ev.get("robustness_margins") or [])
     video = m.get("video")
     if video and video.get("frames_table"):
         parts += ["## Video: frames per video", ""]
