@@ -449,6 +449,31 @@ def test_sweep_scores_the_bundle_as_the_engine_does(ood_bundle_dir, feat_data):
     np.testing.assert_allclose(plain[:-2], engine_p[:-2], atol=1e-5)  # the faces: nobody far, the same
 
 
+
+def test_face_verdicts_decide_faces_as_the_engine_decides_a_file(ood_bundle_dir, feat_data):
+    """Notebook 05's "decided by the engine" share: each face's verdict from the bundle's band
+    and its out-of-domain rule, the same as ``verdict`` gives one face with its members out."""
+    from dfd.evaluation.scoring import scores_and_features
+    from dfd.models import load_model
+
+    bundle = EnsembleBundle.load(ood_bundle_dir)
+    models = {m.name: (load_model(ood_bundle_dir / m.file)[0], m.input_size[0]) for m in bundle.members}
+    crops = np.concatenate([_jitter(_aligned_faces(feat_data / "single_face.jpg"), 3, np.random.default_rng(4)),
+                            foreign_inputs(128, n=3)["uniform_noise"]])
+    P, features = scores_and_features(models, crops)
+    p, verdicts = bundle.face_verdicts(P, features)
+    p_engine, ood = bundle.score_faces(P, features)
+    np.testing.assert_allclose(p, p_engine)
+    for i, v in enumerate(verdicts):
+        out = [m for m in bundle.member_names if ood[m]["out"][i]]
+        far = [m for m in bundle.member_names if ood[m]["far"][i]]
+        assert v == bundle.verdict(float(p[i]), members_out=out, members_far=far)
+    assert verdicts[-3:] == ["uncertain"] * 3  # the noise: far out of domain, whatever its score
+    # a band that decides every score: only the out-of-domain rule is left to make faces uncertain
+    bundle.uncertain_band = (0.5, 0.5)
+    _p, decided = bundle.face_verdicts(P, features)
+    assert decided[-3:] == ["uncertain"] * 3 and set(decided[:-3]) <= {"real", "fake"}
+
 def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, feat_data):
     """Each row of the sweep is the AUC of the scores of that level's copies, clean first."""
     from dfd.evaluation.corruptions import (CORRUPTIONS, corrupt, robustness_sweep, robustness_sweep_with_margins,

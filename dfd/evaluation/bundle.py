@@ -266,6 +266,18 @@ class EnsembleBundle:
                 return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
+    def face_verdicts(self, P_members, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+        """How the engine decides faces: their calibrated P(fake) (:meth:`score_faces`: members
+        out left out) and each face's verdict by :meth:`verdict`, made ``"uncertain"`` where
+        the out-of-domain rule puts the face out (:func:`dfd.evaluation.ood.uncertain_rows`:
+        every member out, or one far out), as it does for a file's deciding face."""
+        p, ood = self.score_faces(P_members, features)
+        verdicts = np.asarray(self.verdict(p), dtype=object).reshape(-1)
+        if self.ood:
+            n = len(p)
+            verdicts[uncertain_rows(self.out_matrix(ood, n, "out"), self.out_matrix(ood, n, "far"))] = "uncertain"
+        return p, verdicts.tolist()
+
     def to_dict(self) -> dict:
         return {
             "format_version": BUNDLE_FORMAT_VERSION,

@@ -179,7 +179,10 @@ def write_results_md(dataset: str) -> Path:
                   f"[{op['band'][0]:.2f}, {op['band'][1]:.2f}], chosen on validation to decide the most faces at "
                   f"accuracy {op['target_accuracy']:.0%}; on test {ev['test_decided_share']:.0%} decided with "
                   f"accuracy {ev['test_accuracy_outside_band']:.3f} (risk-coverage curve: "
-                  "`figures/05_risk_coverage.png`).", ""]
+                  "`figures/05_risk_coverage.png`)"
+                  + (f"; with the out-of-domain rule too, as the engine decides, {ev['test_engine_decided_share']:.1%} "
+                     f"at accuracy {ev['test_engine_accuracy_decided']:.3f}" if "test_engine_decided_share" in ev else "")
+                  + ".", ""]
         if ev.get("cross_dataset"):
             parts += ["## Cross-dataset ROC-AUC (rows: trained on, columns: tested on)", ""]
             cols = sorted({r["tested_on"] for r in ev["cross_dataset"]})

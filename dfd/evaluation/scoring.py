@@ -52,6 +52,15 @@ def bundle_combine(bundle):
     return combine
 
 
+def scores_and_features(models: dict[str, tuple[object, int]], images: np.ndarray) -> tuple[np.ndarray, dict]:
+    """(N, n_models) raw member probabilities and each member's out-of-domain features
+    (name -> (N, d)) of uint8 crops of any size, from one pass per member."""
+    from dfd.evaluation.ood import member_features
+
+    both = {name: member_features(model, at_size(images, size)) for name, (model, size) in models.items()}
+    return np.stack([both[name][0] for name in models], axis=1), {name: both[name][1] for name in models}
+
+
 def named_scores(models: dict[str, tuple[object, int]], images: np.ndarray, combine=None) -> dict[str, np.ndarray]:
     """Each member's raw P(fake) of ``images`` by name, and the ensemble's ``combine(P) -> p``
     (named ``ensemble``; or each of a mapping ``name -> combine``); a combine marked
@@ -61,11 +70,7 @@ def named_scores(models: dict[str, tuple[object, int]], images: np.ndarray, comb
     combiners = {} if combine is None else dict(combine) if isinstance(combine, Mapping) else {"ensemble": combine}
     features = None
     if any(getattr(fn, "needs_features", False) for fn in combiners.values()):
-        from dfd.evaluation.ood import member_features
-
-        both = {name: member_features(model, at_size(images, size)) for name, (model, size) in models.items()}
-        P = np.stack([both[name][0] for name in models], axis=1)
-        features = {name: both[name][1] for name in models}
+        P, features = scores_and_features(models, images)
     else:
         P = score_images(models, images)
     out = {name: P[:, j] for j, name in enumerate(models)}

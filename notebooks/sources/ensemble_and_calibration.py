@@ -42,7 +42,7 @@ from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
 from dfd.evaluation.report import save_figure, update_metrics, write_results_md
-from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine
+from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine, scores_and_features
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
 
@@ -171,6 +171,13 @@ member's threshold beyond the 0.995 quantile of the clean validation faces' larg
 ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=seed,
                 worst_ratio=bundle.ood_worst_ratio)
 display(ood.pivot_table(index=["input", "level"], columns="member", values="flagged", sort=False).round(2))
+# what the engine decides on the clean test faces: the band and the out-of-domain rule together
+p_engine, verdicts = bundle.face_verdicts(*scores_and_features(models, x_test))
+engine_decided = np.array([v != "uncertain" for v in verdicts])
+engine_acc = (float(((p_engine[engine_decided] >= bundle.threshold) == y_sweep[engine_decided]).mean())
+              if engine_decided.any() else float("nan"))
+print(f"test faces decided by the engine (band and out-of-domain rule): {engine_decided.mean():.1%} at accuracy "
+      f"{engine_acc:.3f}; by the band alone {outside.mean():.1%}")
 ''',
     '''#md
 ## Container sensitivity
@@ -194,6 +201,8 @@ payload = {
     "operating_point": op.to_dict(),
     "test_decided_share": float(outside.mean()),
     "test_accuracy_outside_band": acc_outside,
+    "test_engine_decided_share": float(engine_decided.mean()),
+    "test_engine_accuracy_decided": engine_acc,
     "target_accuracy": op.target_accuracy,
     "robust_copies": study.robust_copies,
     "risk_coverage": curve.to_dict(orient="records"),
