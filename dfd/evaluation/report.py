@@ -134,15 +134,20 @@ def robustness_table(rob: list[dict], margins: list[dict]) -> list[str]:
             row.append(f"{m['margin']:+.3f} ({m['best_member']}){ci}" if m else "n/a")
         lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(row) + " |")
     for mo in with_margin:
-        rows = [r for r in margins if r["model"] == mo]
-        under = [r for r in rows if r["margin"] < -MARGIN_TOLERANCE]
-        unresolved = [r for r in under if r.get("ci_high") is not None and r["ci_high"] >= -MARGIN_TOLERANCE]
-        lines += ["", f"{mo}: more than {MARGIN_TOLERANCE} under the best member at {len(under)} of {len(rows)} levels"
-                  + (f" (at {len(unresolved)} of them the 95% interval reaches -{MARGIN_TOLERANCE}: within the test "
-                     "split's noise)"
-                     if unresolved else "")
-                  + "."]
+        lines += ["", margin_summary(margins, mo)]
     return lines + [""]
+
+
+def margin_summary(margins: list[dict], model: str = "ensemble") -> str:
+    """One sentence on ``model``'s margins over the best member (records of
+    :func:`~dfd.evaluation.corruptions.robustness_sweep_with_margins`): at how many levels it
+    falls more than the tolerance under, and at how many of those the interval cannot tell."""
+    rows = [r for r in margins if r["model"] == model]
+    under = [r for r in rows if r["margin"] < -MARGIN_TOLERANCE]
+    unresolved = [r for r in under if r.get("ci_high") is not None and r["ci_high"] >= -MARGIN_TOLERANCE]
+    return (f"{model}: more than {MARGIN_TOLERANCE} under the best member at {len(under)} of {len(rows)} levels"
+            + (f" (at {len(unresolved)} of them the 95% interval reaches -{MARGIN_TOLERANCE}: within the test "
+               "split's noise)" if unresolved else "") + ".")
 
 
 def write_results_md(dataset: str) -> Path:

@@ -35,13 +35,13 @@ from IPython.display import Markdown, display
 
 from dfd.data.sources import is_smoke
 from dfd.evaluation.container import container_sensitivity
-from dfd.evaluation.corruptions import CORRUPTIONS, MARGIN_TOLERANCE, robustness_sweep_with_margins
+from dfd.evaluation.corruptions import CORRUPTIONS, robustness_sweep_with_margins
 from dfd.evaluation.ood import ood_rates
-from dfd.metrics import summarize_table
+from dfd.metrics import accuracy, summarize_table
 from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
-from dfd.evaluation.report import save_figure, update_metrics, write_results_md
+from dfd.evaluation.report import margin_summary, save_figure, update_metrics, write_results_md
 from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine, scores_and_features
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
@@ -111,7 +111,7 @@ and what it gives on validation and on test (star: the chosen target).
 bundle = study.save_bundle()
 p = study.calibrated_test[study.best]
 outside = (p < op.band[0]) | (p > op.band[1])
-acc_outside = float(((p[outside] >= op.threshold) == y[outside]).mean()) if outside.any() else float("nan")
+acc_outside = accuracy(y[outside], p[outside], op.threshold) if outside.any() else float("nan")
 display(Markdown(f"Threshold **{op.threshold:.2f}**, uncertain band **[{op.band[0]:.2f}, {op.band[1]:.2f}]**"
                  f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}; target accuracy {op.target_accuracy:.0%}: "
                  f"{op.coverage:.0%} of validation faces decided at accuracy "
@@ -150,10 +150,7 @@ sweep, margins = robustness_sweep_with_margins(models, x_test, y_sweep, combine=
                                                n_boot=0 if smoke else n_boot)
 display(sweep.pivot_table(index=["corruption", "level"], columns="model", values="auc", sort=False).round(3))
 display(margins.drop(columns="model").round(3))
-under = margins[margins.margin < -MARGIN_TOLERANCE]
-print(f"levels where the ensemble is more than {MARGIN_TOLERANCE} under the best member: {len(under)} of {len(margins)}",
-      "" if under.empty or smoke else f"(95% interval of the margin reaches -{MARGIN_TOLERANCE} or above at "
-      f"{int((under.ci_high >= -MARGIN_TOLERANCE).sum())} of them)")
+print(margin_summary(margins.to_dict(orient="records")))
 save_figure(plot_robustness(sweep[sweep.corruption != "none"], x="level", y="auc", hue="model", style="corruption"),
             dataset, "05_robustness.png")
 ''',
@@ -174,7 +171,7 @@ display(ood.pivot_table(index=["input", "level"], columns="member", values="flag
 # what the engine decides on the clean test faces: the band and the out-of-domain rule together
 p_engine, verdicts = bundle.face_verdicts(*scores_and_features(models, x_test))
 engine_decided = np.array([v != "uncertain" for v in verdicts])
-engine_acc = (float(((p_engine[engine_decided] >= bundle.threshold) == y_sweep[engine_decided]).mean())
+engine_acc = (accuracy(y_sweep[engine_decided], p_engine[engine_decided], bundle.threshold)
               if engine_decided.any() else float("nan"))
 print(f"test faces decided by the engine (band and out-of-domain rule): {engine_decided.mean():.1%} at accuracy "
       f"{engine_acc:.3f}; by the band alone {outside.mean():.1%}")
