@@ -5,7 +5,7 @@
 For every member: features and raw P(fake) of the train / valid / test crops, of the test
 crops under heavy and mild corruptions, and of foreign inputs (noise, flat colours, drawn
 cartoon faces, and scikit-image's sample pictures when scikit-image is importable). Prints,
-per member and OOD method (threshold: the 0.99 quantile of clean validation distances), the
+per member and OOD method (threshold: the split-conformal 0.99 quantile of clean validation distances), the
 share of each set flagged out of domain and the member's AUC there; then, for the bundle's
 ensemble, the test AUC on each corrupted copy under each combination rule. Nothing is fit
 on anything but the train and valid splits.
@@ -70,7 +70,7 @@ def ood_table(data: dict) -> dict:
     keys = sorted({k.split("|")[1] for k in data if k.count("|") == 2} - {"train", "valid"},
                   key=lambda k: (k != "test", k))
     flags = {}
-    print("\nshare flagged out of domain (threshold: 0.99 quantile of clean valid); member AUC in brackets")
+    print("\nshare flagged out of domain (threshold: conformal 0.99 quantile of clean valid); member AUC in brackets")
     for name in members:
         for method in METHODS:
             sc = OodScorer(method).fit(data[f"{name}|train|f"], data[f"{name}|valid|f"])

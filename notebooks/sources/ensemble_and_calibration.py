@@ -157,12 +157,12 @@ save_figure(plot_robustness(sweep[sweep.corruption != "none"], x="level", y="auc
     '''#md
 ## Out-of-domain checks
 
-Share of inputs each member's out-of-domain check (fit on the training faces, threshold at the 0.99 quantile of
-clean validation faces) flags: the clean test faces (about 1% by construction), every corruption of the sweep
-above, and inputs like no face photo (noise, flat colour, drawn cartoon faces). A file's verdict is `uncertain`
-when every member is out for its deciding face, or when one member sees it far out: its distance over that
-member's threshold beyond the 0.995 quantile of the clean validation faces' largest such ratio (the bundle's
-`ood_worst_ratio`). Column "verdict rule": the share that rule makes `uncertain`.
+Share of inputs each member's out-of-domain check (fit on the training faces, threshold at the split-conformal
+0.99 quantile of clean validation faces) flags: the clean test faces (at most about 1% by construction), every
+corruption of the sweep above, and inputs like no face photo (noise, flat colour, drawn cartoon faces). A file's
+verdict is `uncertain` when every member is out for its deciding face, or when one member sees it far out: its
+distance over that member's threshold beyond the split-conformal 0.995 quantile of the clean validation faces'
+largest such ratio (the bundle's `ood_worst_ratio`; with fewer than 199 validation faces, their largest). Column "verdict rule": the share that rule makes `uncertain`.
 ''',
     '''
 ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=seed,
