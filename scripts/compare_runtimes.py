@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     import numpy as np
     import pandas as pd
 
-    from dfd.evaluation.corruptions import CORRUPTIONS, corrupt
+    from dfd.evaluation.corruptions import sweep_inputs
     from dfd.evaluation.study import test_split
     from dfd.inference import Detector
     from dfd.inference.members import compiled_predict
@@ -45,8 +45,7 @@ def main(argv=None) -> int:
     x, y, _ = test_split(args.dataset, max(m.input_size[0] for m in lite.members))
     x = np.asarray(x, np.uint8)
     rows = []
-    for kind, level in [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]:
-        xc = x if kind == "none" else corrupt(x, kind, level, args.seed)
+    for kind, level, xc in sweep_inputs(x, args.seed):
         p_lite, p_graph = lite.score_crops(xc)[0], graph.score_crops(xc)[0]
         rows.append({"corruption": kind, "level": level, "AUC lite": roc_auc(y, p_lite),
                      "AUC TensorFlow": roc_auc(y, p_graph), "max |dp|": float(np.max(np.abs(p_lite - p_graph)))})

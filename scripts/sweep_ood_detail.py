@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     import pandas as pd
 
     from dfd.evaluation.bundle import EnsembleBundle
-    from dfd.evaluation.corruptions import CORRUPTIONS, corrupt
+    from dfd.evaluation.corruptions import sweep_inputs
     from dfd.evaluation.scoring import load_members, scores_and_features
     from dfd.evaluation.study import test_split
     from dfd.metrics import roc_auc
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     models = load_members(args.dataset, bundle.member_names)
     x, y, _ = test_split(args.dataset, max(s for _m, s in models.values()))
     rows = []
-    for kind, level in [("none", 0)] + [(k, lv) for k, lvs in CORRUPTIONS.items() for lv in lvs]:
-        P, features = scores_and_features(models, x if kind == "none" else corrupt(x, kind, level, args.seed))
+    for kind, level, xc in sweep_inputs(x, args.seed):
+        P, features = scores_and_features(models, xc)
         p_engine, ood = bundle.score_faces(P, features)
         row = {"corruption": kind, "level": level}
         row |= {m: roc_auc(y, P[:, j]) for j, m in enumerate(bundle.member_names)}

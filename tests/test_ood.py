@@ -499,7 +499,7 @@ def test_face_verdicts_decide_faces_as_the_engine_decides_a_file(ood_bundle_dir,
 def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, feat_data):
     """Each row of the sweep is the AUC of the scores of that level's copies, clean first."""
     from dfd.evaluation.corruptions import (CORRUPTIONS, corrupt, robustness_sweep, robustness_sweep_with_margins,
-                                            sweep_scores)
+                                            sweep_inputs, sweep_scores, sweep_settings)
     from dfd.evaluation.scoring import bundle_combine, named_scores
     from dfd.metrics import roc_auc
     from dfd.models import load_model
@@ -511,7 +511,11 @@ def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, fe
     labels = np.arange(len(crops)) % 2
     sweep = robustness_sweep(models, crops, labels, combine=bundle_combine(bundle), seed=1)
     levels = [("none", 0)] + [(k, lv) for k, lvs in CORRUPTIONS.items() for lv in lvs]
+    assert sweep_settings() == levels
     assert list(dict.fromkeys(zip(sweep.corruption, sweep.level))) == levels
+    inputs = list(sweep_inputs(crops, seed=1))
+    assert [(k, lv) for k, lv, _x in inputs] == levels and inputs[0][2] is crops
+    np.testing.assert_array_equal(inputs[4][2], corrupt(crops, *levels[4], 1))
     assert set(sweep.model) == {*bundle.member_names, "ensemble"}
     kind, level = levels[4]  # one corrupted level, scored here directly
     direct = named_scores(models, corrupt(crops, kind, level, 1), bundle_combine(bundle))

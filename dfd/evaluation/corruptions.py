@@ -95,12 +95,23 @@ def corrupted_copies(images: np.ndarray, n_copies: int, seed: int = 0) -> tuple[
     return np.stack(out), pd.DataFrame(rows)
 
 
+def sweep_settings() -> list[tuple[str, float]]:
+    """The robustness sweep's levels in order: the clean images first (corruption ``"none"``,
+    level 0), then every level of :data:`CORRUPTIONS`."""
+    return [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
+
+
+def sweep_inputs(images: np.ndarray, seed: int = 0):
+    """Yield ``(kind, level, images)`` for each of :func:`sweep_settings`: the images as given,
+    then degraded at each level (the same ``seed``, the same noise)."""
+    for kind, level in sweep_settings():
+        yield kind, level, images if kind == "none" else corrupt(images, kind, level, seed)
+
+
 def sweep_scores(models: dict, images: np.ndarray, combine=None, seed: int = 0):
     """Yield ``(kind, level, scores)`` for the clean images and each corruption level, where
     ``scores`` is :func:`~dfd.evaluation.scoring.named_scores` of the corrupted copies."""
-    settings = [("none", 0)] + [(k, lv) for k, levels in CORRUPTIONS.items() for lv in levels]
-    for kind, level in settings:
-        x = images if kind == "none" else corrupt(images, kind, level, seed)
+    for kind, level, x in sweep_inputs(images, seed):
         yield kind, level, named_scores(models, x, combine)
 
 

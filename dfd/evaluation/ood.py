@@ -296,11 +296,10 @@ def ood_rates(models: dict, scorers: Mapping[str, OodScorer], images: np.ndarray
     out only)."""
     import pandas as pd
 
-    from dfd.evaluation.corruptions import CORRUPTIONS, corrupt
+    from dfd.evaluation.corruptions import sweep_inputs
     from dfd.evaluation.scoring import at_size
 
-    sets = [("clean", 0, images)] + [(k, lv, corrupt(images, k, lv, seed)) for k, lvs in CORRUPTIONS.items()
-                                    for lv in lvs]
+    sets = [("clean" if kind == "none" else kind, level, x) for kind, level, x in sweep_inputs(images, seed)]
     rows, ratios = [], {}
     for name, (model, size) in models.items():
         if name not in scorers:
