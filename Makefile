@@ -54,9 +54,10 @@ reproduce: venv  ## run every notebook in order: make reproduce [DATASET=faces14
 	done
 	@$(MAKE) --no-print-directory readme
 
-train-member: venv  ## train a recipe member the notebooks do not: make train-member MODEL=effnet_sbi (then make evaluate MEMBERS=...)
+train-member: venv  ## train a recipe member the notebooks do not: make train-member MODEL=effnet_sbi [EXTRA_REALS=manifest.csv] (then make evaluate MEMBERS=...)
 	@test -n "$(MODEL)" || { echo "MODEL=<a section of dfd/training/recipes/$(DATASET).json> is required"; exit 2; }
-	$(PY) scripts/train_member.py --dataset $(DATASET) --model $(MODEL) --seed $(SEED)
+	$(PY) scripts/train_member.py --dataset $(DATASET) --model $(MODEL) --seed $(SEED) \
+	  $(foreach e,$(EXTRA_REALS),--extra-reals $(e))
 
 evaluate:  ## re-run notebook 05 only on the trained models [MEMBERS=cnn,cnn_lstm,resnext,effnet_sbi], e.g. to refresh the cross-dataset matrix
 	@$(MAKE) --no-print-directory reproduce NOTEBOOKS=notebooks/05_ensemble_and_calibration.ipynb

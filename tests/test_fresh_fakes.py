@@ -221,3 +221,51 @@ def test_container_sensitivity_tells_processing_readers_from_content_readers(rea
     assert (table.n == len(reals)).all()
     again = resave(reals[0], "jpeg_q90")
     assert again.shape == reals[0].shape and not np.array_equal(again, reals[0])
+
+
+def test_extra_real_faces_join_the_training_reals_and_never_leak(tmp_path, monkeypatch):
+    """Another prepared dataset's train-split real faces join the fresh fakes' reals: its fakes,
+    its valid / test rows and any face the dataset already holds (same crop or same source file,
+    e.g. one of its test photos) stay out, and the card records what was added."""
+    from dfd.training.train import TrainConfig, extra_real_faces, train
+
+    monkeypatch.setenv("DFD_HOME", str(tmp_path))
+    rows = []
+    for split, n_real, n_fake in (("train", 6, 0), ("valid", 4, 4), ("test", 4, 4)):
+        for i in range(n_real + n_fake):
+            path = tmp_path / f"{split}_{i}.png"
+            cv2.imwrite(str(path), _face_like(1000 * len(split) + i, 32) if i < n_real else _face_like(50 + i, 32)[:, ::-1])
+            rows.append({"split": split, "path": str(path), "label": int(i >= n_real), "group": f"{split}{i}",
+                         "method": "fake" if i >= n_real else "real", "sha256": f"own{split}{i}",
+                         "source_path": f"/photos/{split}{i}.jpg"})
+    manifest = pd.DataFrame(rows)
+    other = tmp_path / "other"
+    other.mkdir()
+    extra = []
+    for i in range(9):  # 0-4 new train reals, 5 same crop as a test face, 6 same source file, 7 a fake, 8 valid
+        cv2.imwrite(str(other / f"{i}.png"), _face_like(7000 + i, 32))
+        extra.append({"path": f"{i}.png", "label": int(i == 7), "split": "valid" if i == 8 else "train",
+                      "group": f"o{i}", "source": "other", "method": "real", "frame": -1, "n_faces": 1,
+                      "sha256": "owntest1" if i == 5 else f"other{i}",
+                      "source_path": "/photos/test2.jpg" if i == 6 else f"/other/{i}.jpg"})
+    pd.DataFrame(extra).to_csv(other / "manifest.csv", index=False)
+
+    added, records = extra_real_faces([str(other / "manifest.csv")], manifest)
+    assert sorted(added.sha256) == [f"other{i}" for i in range(5)]
+    assert (added.label == 0).all() and (added.split == "train").all()
+    assert added.path.map(lambda p: p.startswith(str(other))).all()  # made absolute like any manifest
+    assert records[0]["faces"] == 5 and len(records[0]["sha256"]) == 64
+    # the same source twice adds nothing the second time: refused as empty
+    with pytest.raises(ValueError, match="no train-split real face"):
+        extra_real_faces([str(other / "manifest.csv")] * 2, manifest)
+
+    tiny = dict(model="tiny", architecture="cnn", dataset="realonly", input_size=32, epochs=1, batch_size=4,
+                smoke=True, options={"widths": [8, 16], "convs_per_stage": [1, 1]})
+    result = train(TrainConfig(**tiny, synthesis={"kinds": ["sbi"]}, extra_reals=[str(other / "manifest.csv")]),
+                   manifest=manifest, verbose=0)
+    assert result.card["split_sizes"]["train"]["real"] == 6 + 5
+    assert result.card["training"]["extra_reals"] == records
+    assert len(result.predictions) == 16  # valid / test are the dataset's own
+    with pytest.raises(ValueError, match="needs synthesis"):
+        train(TrainConfig(**tiny, synthesis={"kinds": []}, extra_reals=[str(other / "manifest.csv")]),
+              manifest=manifest, verbose=0)

@@ -52,6 +52,9 @@ class TrainConfig:
     # fresh fakes every epoch from the real training faces (SynthesisConfig fields); None: the
     # recipe's; {"kinds": []}: off, train on the manifest's fakes
     synthesis: dict | None = None
+    # more real faces for the fresh fakes: prepared datasets (names or manifest.csv paths) whose
+    # train-split real rows join the training reals; needs synthesis (their fakes are never used)
+    extra_reals: list[str] | None = None
     smoke: bool = False
     options: dict | None = None  # the architecture's hyper-parameters (its config fills what is left out)
 
@@ -139,6 +142,15 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
     frames = {s: manifest[manifest.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
     synthesis = SynthesisConfig.from_dict(cfg.synthesis)
+    extra_reals = []
+    if cfg.extra_reals:
+        if not synthesis.enabled:
+            raise ValueError("extra_reals adds real faces for the fresh fakes, so it needs synthesis; this "
+                             f"recipe ({cfg.dataset}: {cfg.model}) trains on the manifest's fakes")
+        extra, extra_reals = extra_real_faces(cfg.extra_reals, manifest)
+        frames["train"] = pd.concat([frames["train"], extra], ignore_index=True)
+        if verbose:
+            print("extra real training faces: " + ", ".join(f"{e['faces']} from {e['manifest']}" for e in extra_reals))
     for s, df in frames.items():
         if s == "train" and synthesis.enabled:  # real faces are enough: the fakes are made from them
             if (df.label == 0).sum() < 2:
@@ -227,7 +239,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "options"}, "options": cfg.options,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
                   "device": device, "augmentation": asdict(augment), "synthesis": synthesis.to_dict(),
-                  **hooks.card_extras()},
+                  **({"extra_reals": extra_reals} if extra_reals else {}), **hooks.card_extras()},
         metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
         face_stage=_face_stage_params(cfg.dataset),
     )
@@ -237,6 +249,32 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         print(f"{cfg.model}: {len(hist)} epochs in {seconds:.0f} s, best epoch {best_epoch}, test ROC-AUC {auc:.3f}")
     return TrainResult(cfg, model, hist, card, model_path, predictions, metrics["test"], metrics["valid"],
                        seconds, device)
+
+
+def extra_real_faces(sources: list[str], manifest: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """The train-split real rows of other prepared datasets (names or ``manifest.csv`` paths),
+    without any face that ``manifest`` already holds in any split (same crop SHA-256 or same
+    source file), so a validation or test face never trains. Returns the rows and, per source,
+    what the model card records: the manifest, its SHA-256 and how many faces it gave."""
+    def column(df: pd.DataFrame, name: str) -> pd.Series:
+        return df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+    seen_sha = set(column(manifest, "sha256").dropna())
+    seen_src = set(column(manifest, "source_path").dropna())
+    rows, records = [], []
+    for source in sources:
+        path = Path(source)
+        path = path if path.suffix == ".csv" else data_dir(str(source)) / "manifest.csv"
+        df = load_manifest(path)
+        df = df[(df.split == "train") & (df.label == 0)]
+        df = df[~column(df, "sha256").isin(seen_sha) & ~column(df, "source_path").isin(seen_src)]
+        if df.empty:
+            raise ValueError(f"{path} has no train-split real face that is not already in the dataset")
+        seen_sha |= set(column(df, "sha256").dropna())
+        seen_src |= set(column(df, "source_path").dropna())
+        rows.append(df)
+        records.append({"manifest": str(path.resolve()), "sha256": sha256_file(path), "faces": int(len(df))})
+    return pd.concat(rows, ignore_index=True), records
 
 
 def _face_stage_params(dataset: str) -> dict:
