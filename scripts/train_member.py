@@ -61,9 +61,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     if args.home:
-        # resolved before DFD_HOME moves the project root, so relative paths mean the checkout's
-        args.extra_reals = [str(Path(e).resolve()) if e.endswith(".csv") else str(ROOT / "data" / e / "manifest.csv")
-                            for e in args.extra_reals]
+        from dfd.data.prepare import manifest_path
+
+        # resolved before DFD_HOME moves the project root, so names and relative paths mean the checkout's
+        args.extra_reals = [str(manifest_path(e).resolve()) for e in args.extra_reals]
         link_home(args.home.resolve(), args.dataset, args.model)
         os.environ["DFD_HOME"] = str(args.home.resolve())
 

@@ -127,11 +127,15 @@ def _crop_video(cropper: FaceCropper, item: MediaItem, n_frames: int):
         yield cropper.process(frame_path), int(index)
 
 
+def manifest_path(dataset_or_path: str | os.PathLike) -> Path:
+    """The manifest file of a prepared dataset: a ``.csv`` path as given, else ``data/<name>/manifest.csv``."""
+    p = Path(dataset_or_path)
+    return p if p.suffix == ".csv" else data_dir(str(dataset_or_path)) / "manifest.csv"
+
+
 def load_manifest(dataset_or_path: str | os.PathLike) -> pd.DataFrame:
     """Read a prepared manifest (dataset name or path) with absolute crop paths."""
-    p = Path(dataset_or_path)
-    if p.suffix != ".csv":
-        p = data_dir(str(dataset_or_path)) / "manifest.csv"
+    p = manifest_path(dataset_or_path)
     if not p.exists():
         raise FileNotFoundError(f"{p} not found — run notebook 01 (or `make prepare`) for this dataset first")
     df = pd.read_csv(p)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfd.data.prepare import load_manifest
+from dfd.data.prepare import load_manifest, manifest_path
 from dfd.io.hashing import sha256_file
 from dfd.paths import data_dir, models_dir
 from dfd.training.recipe import apply_recipe
@@ -142,15 +142,15 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
 
     frames = {s: manifest[manifest.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
     synthesis = SynthesisConfig.from_dict(cfg.synthesis)
-    extra_reals = []
+    extra_records = []  # what the card records of cfg.extra_reals
     if cfg.extra_reals:
         if not synthesis.enabled:
             raise ValueError("extra_reals adds real faces for the fresh fakes, so it needs synthesis; this "
                              f"recipe ({cfg.dataset}: {cfg.model}) trains on the manifest's fakes")
-        extra, extra_reals = extra_real_faces(cfg.extra_reals, manifest)
+        extra, extra_records = extra_real_faces(cfg.extra_reals, manifest)
         frames["train"] = pd.concat([frames["train"], extra], ignore_index=True)
         if verbose:
-            print("extra real training faces: " + ", ".join(f"{e['faces']} from {e['manifest']}" for e in extra_reals))
+            print("extra real training faces: " + ", ".join(f"{e['faces']} from {e['manifest']}" for e in extra_records))
     for s, df in frames.items():
         if s == "train" and synthesis.enabled:  # real faces are enough: the fakes are made from them
             if (df.label == 0).sum() < 2:
@@ -239,7 +239,7 @@ def train(cfg: TrainConfig, manifest: pd.DataFrame | None = None, verbose: int =
         training={"config": {k: v for k, v in asdict(cfg).items() if k != "options"}, "options": cfg.options,
                   "epochs_run": len(hist), "best_epoch": best_epoch, "seconds": round(seconds, 1),
                   "device": device, "augmentation": asdict(augment), "synthesis": synthesis.to_dict(),
-                  **({"extra_reals": extra_reals} if extra_reals else {}), **hooks.card_extras()},
+                  **({"extra_reals": extra_records} if extra_records else {}), **hooks.card_extras()},
         metrics={s: {k: v["value"] for k, v in m.items()} for s, m in metrics.items()},
         face_stage=_face_stage_params(cfg.dataset),
     )
@@ -263,8 +263,7 @@ def extra_real_faces(sources: list[str], manifest: pd.DataFrame) -> tuple[pd.Dat
     seen_src = set(column(manifest, "source_path").dropna())
     rows, records = [], []
     for source in sources:
-        path = Path(source)
-        path = path if path.suffix == ".csv" else data_dir(str(source)) / "manifest.csv"
+        path = manifest_path(source)
         df = load_manifest(path)
         df = df[(df.split == "train") & (df.label == 0)]
         df = df[~column(df, "sha256").isin(seen_sha) & ~column(df, "source_path").isin(seen_src)]
