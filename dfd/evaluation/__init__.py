@@ -18,9 +18,9 @@ from dfd.evaluation.ensembles import (
     fit_subset_ensembles,
 )
 from dfd.evaluation.leakage import LeakageError, assert_no_leakage
-from dfd.evaluation.operating_point import OperatingPoint, choose_operating_point, decided_accuracy, risk_coverage
+from dfd.evaluation.operating_point import BAND_RULES, OperatingPoint, choose_operating_point, decided_accuracy, risk_coverage
 
 __all__ = ["BUNDLE_FILE", "BUNDLE_FORMAT_VERSION", "EnsembleBundle", "LeakageError", "MeanEnsemble", "MemberEnsemble",
            "MemberEntry", "OperatingPoint", "StackingEnsemble", "TemperatureScaler", "WeightedMeanEnsemble",
-           "assert_no_leakage", "choose_best", "choose_operating_point", "decided_accuracy", "ensemble_from_dict",
+           "BAND_RULES", "assert_no_leakage", "choose_best", "choose_operating_point", "decided_accuracy", "ensemble_from_dict",
            "fit_ensembles", "fit_subset_ensembles", "risk_coverage", "to_logits"]
