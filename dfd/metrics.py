@@ -90,6 +90,21 @@ def accuracy(y_true, p_fake, threshold: float = 0.5) -> float:
     return float(_skm().accuracy_score(y, p >= _check_threshold(threshold)))
 
 
+def accuracy_interval(y_true, p_fake, threshold: float = 0.5, confidence: float = 0.95) -> dict:
+    """Accuracy with its Wilson score interval, for the few faces a band decides (tens on
+    dfd-default, where a bootstrap of a proportion is too coarse): ``{"n", "correct",
+    "value", "ci_low", "ci_high"}``; no rows gives ``n`` 0 and ``None`` for the rest."""
+    if len(y_true) == 0 and len(p_fake) == 0:
+        return {"n": 0, "correct": 0, "value": None, "ci_low": None, "ci_high": None}
+    y, p = check_scores(y_true, p_fake)
+    n = int(y.shape[0])
+    from scipy import stats
+
+    correct = int(np.count_nonzero((p >= _check_threshold(threshold)) == y))
+    ci = stats.binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return {"n": n, "correct": correct, "value": correct / n, "ci_low": float(ci.low), "ci_high": float(ci.high)}
+
+
 def balanced_accuracy(y_true, p_fake, threshold: float = 0.5) -> float:
     """Mean of the per-class recalls (needs both classes)."""
     y, p = check_scores(y_true, p_fake)

@@ -145,6 +145,25 @@ def test_auc_difference_is_paired_and_stratified():
     with pytest.raises(ValueError, match="both real"):
         M.auc_difference(np.zeros_like(y), p, near)
 
+def test_accuracy_interval_is_wilson_and_narrows_with_more_faces():
+    # 36 of 39 right (as a band's decided faces): Wilson's interval by its closed form
+    y = np.r_[np.zeros(20, int), np.ones(19, int)]
+    p = np.r_[np.full(18, 0.1), np.full(2, 0.9), np.full(18, 0.9), [0.1]]
+    got = M.accuracy_interval(y, p)
+    assert (got["n"], got["correct"]) == (39, 36) and got["value"] == pytest.approx(36 / 39)
+    z, n, phat = 1.959963984540054, 39, 36 / 39
+    centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n))
+    assert got["ci_low"] == pytest.approx(centre - half) and got["ci_high"] == pytest.approx(centre + half)
+    more = M.accuracy_interval(np.tile(y, 10), np.tile(p, 10))
+    assert more["value"] == pytest.approx(got["value"])
+    assert more["ci_high"] - more["ci_low"] < (got["ci_high"] - got["ci_low"]) / 2.5
+    # every face right: the interval still leaves room below 1; none decided: nothing to say
+    assert M.accuracy_interval([0, 1], [0.2, 0.8])["ci_low"] < 0.5
+    assert M.accuracy_interval([], [])["value"] is None
+    json.dumps(got, allow_nan=False)
+
+
 def test_one_class_data_gives_none_for_two_class_metrics():
     res = M.compute_metrics([1, 1, 1, 1], [0.2, 0.9, 0.8, 0.7], n_boot=30)
     for name in M.TWO_CLASS_METRICS:

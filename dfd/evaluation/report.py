@@ -150,6 +150,13 @@ def margin_summary(margins: list[dict], model: str = "ensemble") -> str:
                "split's noise)" if unresolved else "") + ".")
 
 
+def _decided_counts(decided: dict | None) -> str:
+    """" (36/39, 95% interval [0.797, 0.973])" for a band's decided faces (older reports: "")."""
+    if not decided or not decided.get("n"):
+        return ""
+    return f" ({decided['correct']}/{decided['n']}, 95% interval [{decided['ci_low']:.3f}, {decided['ci_high']:.3f}])"
+
+
 def write_results_md(dataset: str) -> Path:
     """``reports/<dataset>/results.md``: every table of the study, from metrics.json."""
     m = read_metrics(dataset)
@@ -182,11 +189,12 @@ def write_results_md(dataset: str) -> Path:
         op = ev["operating_point"]
         parts += ["", f"Chosen ensemble: **{ev['chosen_ensemble']}**; threshold {op['threshold']:.2f}, uncertain band "
                   f"[{op['band'][0]:.2f}, {op['band'][1]:.2f}], chosen on validation to decide the most faces at "
-                  f"accuracy {op['target_accuracy']:.0%}; on test {ev['test_decided_share']:.0%} decided with "
-                  f"accuracy {ev['test_accuracy_outside_band']:.3f} (risk-coverage curve: "
-                  "`figures/05_risk_coverage.png`)"
+                  f"accuracy {op['target_accuracy']:.0%} (rule `{op.get('band_rule', 'max_coverage')}`); on test "
+                  f"{ev['test_decided_share']:.0%} decided with accuracy {ev['test_accuracy_outside_band']:.3f}"
+                  f"{_decided_counts(ev.get('test_decided'))} (risk-coverage curve: `figures/05_risk_coverage.png`)"
                   + (f"; with the out-of-domain rule too, as the engine decides, {ev['test_engine_decided_share']:.1%} "
-                     f"at accuracy {ev['test_engine_accuracy_decided']:.3f}" if "test_engine_decided_share" in ev else "")
+                     f"at accuracy {ev['test_engine_accuracy_decided']:.3f}{_decided_counts(ev.get('test_engine_decided'))}"
+                     if "test_engine_decided_share" in ev else "")
                   + ".", ""]
         if ev.get("cross_dataset"):
             parts += ["## Cross-dataset ROC-AUC (rows: trained on, columns: tested on)", ""]
