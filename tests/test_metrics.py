@@ -164,6 +164,31 @@ def test_accuracy_interval_is_wilson_and_narrows_with_more_faces():
     json.dumps(got, allow_nan=False)
 
 
+def test_auc_permutation_null_is_the_auc_of_shuffled_labels():
+    rng = np.random.default_rng(4)
+    y = np.r_[np.zeros(60, int), np.ones(56, int)]
+    separable = np.where(y == 1, 0.9, 0.1) + rng.uniform(-0.05, 0.05, y.size)
+    noise = rng.uniform(0, 1, y.size)
+    tied = np.round(noise, 1)
+    null = M.auc_permutation_null(y, np.stack([separable, noise, tied], axis=1), n_perm=4000, seed=2)
+    assert null.shape == (4000, 3)
+    # without ties the AUC under shuffled labels has mean 1/2 and variance (n0 + n1 + 1) / (12 n0 n1):
+    # a perfect score is no better than noise once the labels carry nothing
+    sd = np.sqrt((60 + 56 + 1) / (12 * 60 * 56))
+    for k in (0, 1):
+        assert abs(null[:, k].mean() - 0.5) < 0.005 and abs(null[:, k].std() / sd - 1) < 0.05
+    assert M.roc_auc(y, separable) == 1.0 and np.mean(null[:, 0] >= 1.0) == 0.0
+    # each shuffle is one relabelling shared by every column, ties get averaged ranks, as sklearn
+    fake_rows = np.random.default_rng(0).permutation(y.size)[:56]
+    relabelled = np.zeros(y.size, int)
+    relabelled[fake_rows] = 1
+    one = M.auc_permutation_null(y, np.stack([noise, tied], axis=1), n_perm=1, seed=0)
+    assert one[0, 0] == pytest.approx(M.roc_auc(relabelled, noise))
+    assert one[0, 1] == pytest.approx(M.roc_auc(relabelled, tied))
+    with pytest.raises(ValueError, match=r"\(N, k\)"):
+        M.auc_permutation_null(y, noise)
+
+
 def test_one_class_data_gives_none_for_two_class_metrics():
     res = M.compute_metrics([1, 1, 1, 1], [0.2, 0.9, 0.8, 0.7], n_boot=30)
     for name in M.TWO_CLASS_METRICS:

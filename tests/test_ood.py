@@ -534,3 +534,26 @@ def test_robustness_sweep_scores_each_corrupted_copy_as_given(ood_bundle_dir, fe
         assert at[row.best_member] == best and row.best_member_auc == best
         assert row.margin == pytest.approx(at["ensemble"] - best)
         assert row.ci_low <= row.margin + 1e-12 and row.margin - 1e-12 <= row.ci_high
+        assert 0.0 <= row.best_member_p_chance <= 1.0 and 0.0 <= row.passes_without_signal <= 1.0
+
+
+def test_margin_summary_names_the_misses_at_chance():
+    from dfd.evaluation.report import margin_summary, robustness_table
+
+    def row(level, margin, p_chance, passes, ci_high):
+        return {"corruption": "blur", "level": level, "model": "ensemble", "best_member": "cnn",
+                "best_member_auc": 0.6, "auc": 0.6 + margin, "margin": margin, "ci_low": margin - 0.1,
+                "ci_high": ci_high, "best_member_p_chance": p_chance, "passes_without_signal": passes}
+
+    margins = [row(1, 0.02, 0.001, 0.30, 0.05), row(2, -0.03, 0.60, 0.27, 0.08), row(3, -0.02, 0.01, 0.31, -0.015)]
+    text = margin_summary(margins)
+    assert text.startswith("ensemble: more than 0.01 under the best member at 2 of 3 levels")
+    assert "at 1 of them the 95% interval reaches" in text
+    assert "at 1 of them no member is shown above chance" in text and "only 27%-27% of shuffles" in text
+    # an older report (no shuffles) says nothing about chance
+    old = [{k: v for k, v in r.items() if k not in ("best_member_p_chance", "passes_without_signal")} for r in margins]
+    assert "chance" not in margin_summary(old)
+    rob = [{"corruption": "blur", "level": lv, "model": m, "auc": 0.6} for lv in (1, 2, 3) for m in ("cnn", "ensemble")]
+    table = robustness_table(rob, margins)
+    assert table[2].endswith("| best member's AUC by chance (p) |") and table[5].endswith("| 0.600 |")
+    assert "chance" not in robustness_table(rob, old)[2]

@@ -12,6 +12,9 @@ from dfd.evaluation.corruptions import MARGIN_TOLERANCE
 from dfd.metrics import format_metric
 from dfd.paths import reports_dir
 
+# a sweep level whose best member's AUC shuffled labels reach more often than this is at chance
+CHANCE_P = 0.05
+
 
 def figure_path(dataset: str, name: str) -> Path:
     path = reports_dir(dataset) / "figures" / name
@@ -122,7 +125,10 @@ def robustness_table(rob: list[dict], margins: list[dict]) -> list[str]:
     models = list(dict.fromkeys(r["model"] for r in rob))
     margin_of = {(r["corruption"], r["level"], r["model"]): r for r in margins}
     with_margin = [mo for mo in models if any(k[2] == mo for k in margin_of)]
-    head = models + [f"{mo} - best member [95% CI]" for mo in with_margin]
+    # shuffled-label p of the best member's AUC (notebook 05 since session 20; older reports: none)
+    with_chance = any(r.get("best_member_p_chance") is not None for r in margins)
+    head = models + [f"{mo} - best member [95% CI]" for mo in with_margin] + (
+        ["best member's AUC by chance (p)"] if with_chance else [])
     lines = ["## Robustness (test ROC-AUC)", "", "| corruption | level | " + " | ".join(head) + " |",
              "|---|---|" + "---|" * len(head)]
     for key in dict.fromkeys((r["corruption"], r["level"]) for r in rob):
@@ -132,6 +138,9 @@ def robustness_table(rob: list[dict], margins: list[dict]) -> list[str]:
             m = margin_of.get((*key, mo))
             ci = f" [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]" if m and m.get("ci_low") is not None else ""
             row.append(f"{m['margin']:+.3f} ({m['best_member']}){ci}" if m else "n/a")
+        if with_chance:
+            m = next((margin_of[k] for k in margin_of if k[:2] == key), None)
+            row.append(f"{m['best_member_p_chance']:.3f}" if m and m.get("best_member_p_chance") is not None else "n/a")
         lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(row) + " |")
     for mo in with_margin:
         lines += ["", margin_summary(margins, mo)]
@@ -145,9 +154,16 @@ def margin_summary(margins: list[dict], model: str = "ensemble") -> str:
     rows = [r for r in margins if r["model"] == model]
     under = [r for r in rows if r["margin"] < -MARGIN_TOLERANCE]
     unresolved = [r for r in under if r.get("ci_high") is not None and r["ci_high"] >= -MARGIN_TOLERANCE]
-    return (f"{model}: more than {MARGIN_TOLERANCE} under the best member at {len(under)} of {len(rows)} levels"
+    chance = [r for r in under if (r.get("best_member_p_chance") or 0.0) > CHANCE_P]
+    text = (f"{model}: more than {MARGIN_TOLERANCE} under the best member at {len(under)} of {len(rows)} levels"
             + (f" (at {len(unresolved)} of them the 95% interval reaches -{MARGIN_TOLERANCE}: within the test "
-               "split's noise)" if unresolved else "") + ".")
+               "split's noise)" if unresolved else ""))
+    if chance:
+        rates = [r["passes_without_signal"] for r in chance]
+        text += (f"; at {len(chance)} of them no member is shown above chance (shuffled labels reach the best "
+                 f"member's AUC with p > {CHANCE_P}), where with no signal at all the {model} meets the tolerance in "
+                 f"only {min(rates):.0%}-{max(rates):.0%} of shuffles")
+    return text + "."
 
 
 def _decided_counts(decided: dict | None) -> str:

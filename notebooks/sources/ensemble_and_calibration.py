@@ -147,7 +147,10 @@ Test ROC-AUC when the test faces are degraded: JPEG quality 90/70/50/30, Gaussia
 (and back up), additive Gaussian noise. The second table is the ensemble's margin over the best member at each level
 (the bundle as the engine scores it, members far out or beyond their score range left out) with a 95% interval
 from resampling the test faces within each class: the ensemble should not fall more than 0.01 under its best member
-anywhere, and on a test split this small the interval says whether a miss is resolved.
+anywhere, and on a test split this small the interval says whether a miss is resolved. The last column is the share
+of `n_boot` label shuffles in which the best of the members reaches the best member's AUC: above 0.05 no member is
+shown to be above chance at that level, and the summary says how often a combination meets the tolerance there
+when the labels carry no signal at all.
 ''',
     '''
 models = load_members(dataset, study.members)
