@@ -54,6 +54,9 @@ def out_of_domain_text(result) -> str | None:
     ood = getattr(result, "ood", None) or {}
     if ood.get("members_far") and not ood.get("all_out"):
         which = f"far out of domain for: {', '.join(ood['members_far'])}"
+    elif ood.get("members_out") and not ood.get("all_out"):
+        which = (f"out of domain for: {', '.join(ood['members_out'])}, and the other models alone do not give "
+                 "the same verdict")
     else:
         which = f"out of domain for: {', '.join(ood.get('members_out', [])) or 'every model'}"
     return ("This face is unlike the data these models were trained on, so their score cannot be "

@@ -3,6 +3,7 @@ add to the engine's results, the CLI's JSON / CSV and the app's exports."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -149,7 +150,7 @@ def test_trained_tiny_bundle_flags_foreign_inputs_not_in_domain_faces(ood_detect
     res = ood_detector.analyze(feat_data / "single_face.jpg")
     assert res.verdict == bundle.verdict(res.p_fake) and res.uncertain_reason is None
     assert res.ood == {"checked": sorted(bundle.member_names), "members_out": [], "members_far": [], "members_beyond_range": [],
-                       "all_out": False, "out_of_domain": False}
+                       "all_out": False, "out_of_domain": False, "p_fake_in_domain": None}
     face = res.faces[0]
     assert set(face.ood) == set(bundle.member_names) and not face.members_out
     for name, o in face.ood.items():
@@ -185,7 +186,7 @@ def test_every_member_out_makes_the_verdict_uncertain(all_out_dir, feat_data):
     assert res.uncertain_reason == f"{OOD_REASON} (out of domain for {', '.join(names)})"
     # (a negative threshold puts every face out; "far" is a ratio to it, so none is far)
     assert res.ood == {"checked": sorted(names), "members_out": names, "members_far": [], "members_beyond_range": [],
-                       "all_out": True, "out_of_domain": True}
+                       "all_out": True, "out_of_domain": True, "p_fake_in_domain": None}
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert d["ood"]["members_out"] == names and d["uncertain_reason"] == res.uncertain_reason
     assert all(o["out"] and o["threshold"] == -1.0 for o in d["faces"][0]["ood"].values())
@@ -207,7 +208,9 @@ def test_one_member_far_out_makes_the_verdict_uncertain(ood_bundle_dir, feat_dat
     assert res.verdict == "uncertain" and res.p_fake is not None
     assert res.uncertain_reason == f"{OOD_REASON} (far out of domain for {first})"
     assert res.ood == {"checked": sorted([first, second]), "members_out": [first], "members_far": [first],
-                       "members_beyond_range": [], "all_out": False, "out_of_domain": True}
+                       "members_beyond_range": [], "all_out": False, "out_of_domain": True,
+                       "p_fake_in_domain": res.faces[0].p_fake_in_domain}
+    assert res.faces[0].p_fake_in_domain is not None  # the second member alone
     assert json.loads(json.dumps(res.to_dict()))["faces"][0]["ood"][first]["far"] is True
     from gui.formatting import out_of_domain_text
 
@@ -220,6 +223,64 @@ def test_one_member_far_out_makes_the_verdict_uncertain(ood_bundle_dir, feat_dat
     older = Detector.from_dir(dst).analyze(feat_data / "single_face.jpg")
     assert older.uncertain_reason is None and older.verdict == det.bundle.verdict(older.p_fake)
     assert older.ood["members_out"] == [first] and older.ood["members_far"] == []
+
+
+def test_a_verdict_resting_on_a_member_out_of_domain_is_uncertain(ood_bundle_dir, feat_data, tmp_path):
+    """The faces140k WebP case: one member is out of domain (not far) and steers the score; where
+    the members in domain alone would not give the same verdict, the verdict is "uncertain"."""
+    bundle = EnsembleBundle.load(ood_bundle_dir)
+    first, second = bundle.member_names
+    bundle.uncertain_band = (0.5, 0.5)  # every score decides: only the rule under test makes uncertain
+    grid = np.linspace(0.01, 0.99, 15)
+    P = np.array([(a, b) for a in grid for b in grid])
+    n = len(P)
+    ood = {first: {"distance": np.full(n, 2.0), "threshold": 1.0, "out": np.ones(n, bool), "far": np.zeros(n, bool),
+                   "beyond_range": np.zeros(n, bool)},
+           second: {"distance": np.zeros(n), "threshold": 1.0, "out": np.zeros(n, bool), "far": np.zeros(n, bool),
+                    "beyond_range": np.zeros(n, bool)}}
+    p = bundle.predict(P, bundle.left_out_matrix(ood, n))
+    p_in = bundle.in_domain_scores(P, ood)
+    # the second member alone: the ensemble fit on validation for it
+    np.testing.assert_allclose(p_in, bundle.predict(P, np.tile([True, False], (n, 1))))
+    own = np.asarray(bundle.verdict(p))
+    rests_on_first = (own != np.asarray(bundle.verdict(p_in))) & (own != "uncertain")  # the band's uncertain stays
+    assert rests_on_first.any() and not rests_on_first.all()
+    for i in range(n):
+        reason = bundle.uncertain_reason([first], [], float(p[i]), float(p_in[i]))
+        assert (reason is not None) == rests_on_first[i]
+        assert bundle.verdict(float(p[i]), [first], [], float(p_in[i])) == ("uncertain" if rests_on_first[i]
+                                                                           else bundle.verdict(float(p[i])))
+        if reason:
+            assert reason.startswith(OOD_REASON) and f"rests on {first}, out of domain" in reason
+    # nobody out: nothing to compare (NaN), and older bundles keep their verdicts
+    ood[first]["out"] = np.zeros(n, bool)
+    assert np.isnan(bundle.in_domain_scores(P, ood)).all()
+    assert bundle.uncertain_reason([], [], 0.9, float("nan")) is None
+    # through the engine: the first member out for every face (not far), its in-domain score reported
+    data = json.loads((ood_bundle_dir / "bundle.json").read_text())
+    data["ood"][first]["threshold"] = 1e-9
+    data["ood"][second]["threshold"] = 1e9
+    data["ood_worst_ratio"] = 1e30
+    dst = shutil.copytree(ood_bundle_dir, tmp_path / "one_out")
+    (dst / "bundle.json").write_text(json.dumps(data))
+    det = Detector.from_dir(dst)
+    res = det.analyze(feat_data / "single_face.jpg")
+    face = res.faces[res.decided_by]
+    assert res.ood["members_out"] == [first] and res.ood["members_far"] == []
+    assert face.p_fake_in_domain is not None and res.ood["p_fake_in_domain"] == face.p_fake_in_domain
+    assert res.verdict == det.bundle.verdict(res.p_fake, [first], [], face.p_fake_in_domain)
+    assert json.loads(json.dumps(res.to_dict(), allow_nan=False))["ood"]["p_fake_in_domain"] == pytest.approx(
+        face.p_fake_in_domain, abs=1e-4)
+    from gui.formatting import out_of_domain_text
+
+    assert (out_of_domain_text(res) is not None) == (res.uncertain_reason is not None)
+    forced = copy.copy(res)  # the app's words for this reason, whichever way this tiny bundle's face went
+    forced.uncertain_reason = f"{OOD_REASON} (the 'fake' verdict rests on {first}, out of domain: ...)"
+    assert f"out of domain for: {first}, and the other models alone do not give the same verdict" in \
+        out_of_domain_text(forced)
+    video = det.analyze(feat_data / "single_face.mp4", frames=4)
+    assert video.ood["members_out"] == [first] and video.ood["p_fake_in_domain"] is not None
+    assert video.verdict == det.bundle.verdict(video.p_fake, [first], [], video.ood["p_fake_in_domain"])
 
 
 def test_score_range_marks_scores_beyond_the_validation_range():
@@ -486,10 +547,11 @@ def test_face_verdicts_decide_faces_as_the_engine_decides_a_file(ood_bundle_dir,
     p, verdicts = bundle.face_verdicts(P, features)
     p_engine, ood = bundle.score_faces(P, features)
     np.testing.assert_allclose(p, p_engine)
+    p_in = bundle.in_domain_scores(P, ood)
     for i, v in enumerate(verdicts):
         out = [m for m in bundle.member_names if ood[m]["out"][i]]
         far = [m for m in bundle.member_names if ood[m]["far"][i]]
-        assert v == bundle.verdict(float(p[i]), members_out=out, members_far=far)
+        assert v == bundle.verdict(float(p[i]), members_out=out, members_far=far, p_in_domain=p_in[i])
     assert verdicts[-3:] == ["uncertain"] * 3  # the noise: far out of domain, whatever its score
     # a band that decides every score: only the out-of-domain rule is left to make faces uncertain
     bundle.uncertain_band = (0.5, 0.5)

@@ -215,6 +215,20 @@ class EnsembleBundle:
         ood = self.ood_scores(features, P)
         return self.predict(P, self.left_out_matrix(ood, len(P))), ood
 
+    def in_domain_scores(self, P_members, ood: Mapping[str, Mapping]) -> np.ndarray:
+        """Each face's calibrated P(fake) from the members in domain for it alone (those out,
+        far out or beyond their score range left out, as :meth:`predict` leaves members out);
+        NaN where no member is out (nothing to compare) or none is left in. The verdict rule
+        compares it with the engine's score: a verdict that only stands with a member out of
+        domain is not one to trust (measured: the faces140k bundle's cnn, out of domain for
+        WebP re-saves, made 174 of 220 re-saved fakes "real"; docs/experiments.md, session 20)."""
+        P = np.atleast_2d(np.asarray(P_members, dtype=np.float64))
+        n = len(P)
+        left = self.out_matrix(ood, n, "out") | self.out_matrix(ood, n, "far") | self.out_matrix(ood, n, "beyond_range")
+        p = self.predict(P, left) if self.ood_combine == "far_left_out" else self.predict(P, None)
+        compared = self.out_matrix(ood, n, "out").any(axis=1) & ~left.all(axis=1) & (self.ood_combine == "far_left_out")
+        return np.where(compared, p, np.nan)
+
     def out_matrix(self, ood: Mapping[str, Mapping], n: int, check: str = "out") -> np.ndarray:
         """``(n, n_members)`` bool from :meth:`ood_scores` (``check`` "out", "far" or
         "beyond_range"); a member without a scorer is in domain."""
@@ -227,18 +241,25 @@ class EnsembleBundle:
         gone = set(members_out)
         return all(m in gone for m in self.member_names)
 
-    def uncertain_reason(self, members_out, members_far=()) -> str | None:
+    def uncertain_reason(self, members_out, members_far=(), p=None, p_in_domain=None) -> str | None:
         """Why a face is "uncertain" for being out of domain: every member is out for it
-        (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`);
-        otherwise (and always for a bundle without OOD scorers) None."""
+        (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`),
+        or its verdict rests on members out of domain: the score ``p`` decides it one way and
+        ``p_in_domain`` (:meth:`in_domain_scores`, the members in domain alone) does not
+        decide it so; otherwise (and always for a bundle without OOD scorers) None."""
         if not self.ood:
             return None
         out, far = set(members_out), set(members_far) if self.ood_worst_ratio is not None else set()
-        if not uncertain_rows([[m in out for m in self.member_names]], [[m in far for m in self.member_names]])[0]:
-            return None
-        if self.all_out(members_out):
-            return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
-        return f"{OOD_REASON} (far out of domain for {', '.join(m for m in self.member_names if m in far)})"
+        if uncertain_rows([[m in out for m in self.member_names]], [[m in far for m in self.member_names]])[0]:
+            if self.all_out(members_out):
+                return f"{OOD_REASON} (out of domain for {', '.join(self.member_names)})"
+            return f"{OOD_REASON} (far out of domain for {', '.join(m for m in self.member_names if m in far)})"
+        if p is not None and p_in_domain is not None and np.isfinite(p_in_domain) and out:
+            mine, theirs = self.verdict(float(p)), self.verdict(float(p_in_domain))
+            if mine != "uncertain" and mine != theirs:
+                return (f"{OOD_REASON} (the {mine!r} verdict rests on {', '.join(m for m in self.member_names if m in out)}, "
+                        f"out of domain: the models in domain alone say {theirs!r})")
+        return None
 
     def member_probabilities(self, P_members) -> dict[str, np.ndarray]:
         """Each member's own calibrated P(fake) (uncalibrated if it has no calibrator)."""
@@ -249,11 +270,12 @@ class EnsembleBundle:
             out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
         return out
 
-    def verdict(self, p, members_out=None, members_far=()):
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None):
         """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
-        ``"real"``. A scalar gives a string, an array a list of strings. ``members_out`` and
-        ``members_far`` (with one score: the members out / far out of domain for it) make the
-        verdict ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
+        ``"real"``. A scalar gives a string, an array a list of strings. ``members_out``,
+        ``members_far`` and ``p_in_domain`` (with one score: the members out / far out of
+        domain for it, the score of the members in domain alone) make the verdict
+        ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
         arr = np.asarray(p, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError("cannot give a verdict for a NaN/inf score")
@@ -262,7 +284,7 @@ class EnsembleBundle:
         if members_out is not None:
             if v.ndim:
                 raise ValueError("members_out goes with one score, not with an array of them")
-            if self.uncertain_reason(members_out, members_far):
+            if self.uncertain_reason(members_out, members_far, float(arr), p_in_domain):
                 return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
@@ -270,12 +292,17 @@ class EnsembleBundle:
         """How the engine decides faces: their calibrated P(fake) (:meth:`score_faces`: members
         out left out) and each face's verdict by :meth:`verdict`, made ``"uncertain"`` where
         the out-of-domain rule puts the face out (:func:`dfd.evaluation.ood.uncertain_rows`:
-        every member out, or one far out), as it does for a file's deciding face."""
+        every member out, or one far out, or a verdict that the members in domain alone do not
+        give: :meth:`uncertain_reason`), as it does for a file's deciding face."""
         p, ood = self.score_faces(P_members, features)
         verdicts = np.asarray(self.verdict(p), dtype=object).reshape(-1)
         if self.ood:
             n = len(p)
             verdicts[uncertain_rows(self.out_matrix(ood, n, "out"), self.out_matrix(ood, n, "far"))] = "uncertain"
+            p_in = self.in_domain_scores(P_members, ood)
+            compared = np.flatnonzero(np.isfinite(p_in) & (verdicts != "uncertain"))
+            if compared.size:
+                verdicts[compared[np.asarray(self.verdict(p_in[compared]), dtype=object) != verdicts[compared]]] = "uncertain"
         return p, verdicts.tolist()
 
     def to_dict(self) -> dict:

@@ -146,26 +146,27 @@ class Detector:
         d["limits"] = asdict(self.limits)
         return d
 
-    def verdict(self, p, members_out=None, members_far=()) -> str:
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None) -> str:
         """The verdict for a calibrated P(fake) with the members out (and far out) of domain
-        for it: the bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score
-        (``None``) is ``"no_face"``."""
+        for it and the score of the members in domain alone: the bundle's rule
+        (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is ``"no_face"``."""
         if p is None:
             return "no_face"
-        return self.bundle.verdict(p, members_out, members_far)
+        return self.bundle.verdict(p, members_out, members_far, p_in_domain)
 
     def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = (),
-               members_beyond_range: list[str] = ()) -> None:
+               members_beyond_range: list[str] = (), p_in_domain: float | None = None) -> None:
         """Set ``res``'s score, verdict, per-file OOD summary and ``uncertain_reason`` from the
-        deciding face (image) or track (video) and the members out / far out of domain for it
-        (and those whose score left its validation range: left out of ``p``, not a reason)."""
+        deciding face (image) or track (video), the members out / far out of domain for it
+        (and those whose score left its validation range: left out of ``p``, not a reason) and
+        the score of the members in domain alone (None when none is out)."""
         res.p_fake = p
-        res.verdict = self.verdict(p, members_out, members_far)
+        res.verdict = self.verdict(p, members_out, members_far, p_in_domain)
         if self.bundle.ood:
-            reason = self.bundle.uncertain_reason(members_out, members_far)
+            reason = self.bundle.uncertain_reason(members_out, members_far, p, p_in_domain)
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
                        "members_far": list(members_far), "members_beyond_range": list(members_beyond_range),
-                       "all_out": self.bundle.all_out(members_out),
+                       "all_out": self.bundle.all_out(members_out), "p_fake_in_domain": p_in_domain,
                        "out_of_domain": reason is not None}
             res.uncertain_reason = reason
 
@@ -308,7 +309,7 @@ class Detector:
         res.decided_by = best
         res.member_scores = dict(faces[best].member_scores)
         self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far,
-                    faces[best].members_beyond_range)
+                    faces[best].members_beyond_range, faces[best].p_fake_in_domain)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -370,6 +371,7 @@ class Detector:
         P, inputs, features = self._predict_members(candidates, clock)
         p_ens, ood = self.bundle.score_faces(P, features)
         p_ens = np.asarray(p_ens, dtype=np.float64).reshape(-1)
+        p_in = self.bundle.in_domain_scores(P, ood) if self.bundle.ood else np.full(len(p_ens), np.nan)
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)
@@ -403,6 +405,7 @@ class Detector:
                             "out": bool(o["out"][i]), "far": bool(o["far"][i]),
                             "beyond_range": bool(o["beyond_range"][i])} for name, o in ood.items()},
                 implausible=implausible_because(c.face),
+                p_fake_in_domain=float(p_in[i]) if np.isfinite(p_in[i]) else None,
             ))
         return out
 

@@ -25,6 +25,9 @@ class FaceResult:
     # (empty without scorers); "beyond_range": its score left its validation range (left out of p_fake)
     ood: dict[str, dict] = field(default_factory=dict)
     implausible: str | None = None  # why its landmarks are unlike a face's (dfd.faces.plausibility), or None
+    # the calibrated P(fake) of the members in domain for this face alone (EnsembleBundle.in_domain_scores);
+    # None when no member is out of domain for it
+    p_fake_in_domain: float | None = None
 
     @property
     def members_out(self) -> list[str]:
@@ -51,6 +54,7 @@ class FaceResult:
             "track_id": self.track_id,
             "decides": bool(self.decides),
             "implausible": self.implausible,
+            "p_fake_in_domain": _r(self.p_fake_in_domain),
             "ood": {k: {"distance": _r(o["distance"]), "threshold": _r(o["threshold"]), "out": bool(o["out"]),
                         "far": bool(o.get("far", False)), "beyond_range": bool(o.get("beyond_range", False))}
                     for k, o in self.ood.items()},
@@ -116,6 +120,7 @@ class AnalysisResult:
     # the deciding face's / track's out-of-domain check: {"checked": members with a scorer,
     # "members_out": those out, "members_far": those far out, "members_beyond_range": those whose
     # score left its validation range (left out of p_fake), "all_out": bool (every member out),
+    # "p_fake_in_domain": the score of the members in domain alone (None when none is out),
     # "out_of_domain": bool (the verdict is uncertain for it)}; None when the bundle has no OOD scorers
     ood: dict | None = None
     uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
@@ -153,6 +158,7 @@ class AnalysisResult:
                 "members_far": list(self.ood.get("members_far", [])),
                 "members_beyond_range": list(self.ood.get("members_beyond_range", [])),
                 "all_out": bool(self.ood["all_out"]),
+                "p_fake_in_domain": _r(self.ood.get("p_fake_in_domain")),
                 "out_of_domain": bool(self.ood.get("out_of_domain", self.ood["all_out"]))},
             "uncertain_reason": self.uncertain_reason,
         }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,9 +107,17 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.member_scores = {m.name: float(np.mean([f.member_scores[m.name] for f in top])) for m in detector.members}
     res.suspicious_frames = [f.frame_index for f in sorted(top, key=lambda f: -f.p_fake)[: top_k_count(len(top))]]
     deciding = [f for f in faces if f.track_id == res.decided_by]
-    detector.decide(res, score, members_out_of_track(deciding), members_out_of_track(deciding, "far"),
-                    members_out_of_track(deciding, "beyond_range"))
+    members_out = members_out_of_track(deciding)
+    detector.decide(res, score, members_out, members_out_of_track(deciding, "far"),
+                    members_out_of_track(deciding, "beyond_range"), in_domain_video_score(faces) if members_out else None)
     return res
+
+
+def in_domain_video_score(faces: list[FaceResult]) -> float:
+    """The video's score under the same rule as :func:`video_decision`, each face scored by the
+    members in domain for it alone (its ``p_fake_in_domain``; its ``p_fake`` where none is out)."""
+    alone = [replace(f, p_fake=f.p_fake if f.p_fake_in_domain is None else f.p_fake_in_domain) for f in faces]
+    return video_decision(alone)[0]
 
 
 def members_out_of_track(faces_of_track: list[FaceResult], check: str = "out") -> list[str]:
