@@ -8,9 +8,9 @@ by ``EnsembleBundle.face_verdicts`` (the band and the out-of-domain rule, as the
 ROC-AUC, share decided and its accuracy, verdict counts, real faces called fake. With
 ``--left-out out`` it also scores a variant of the bundle that leaves out every member that is
 *out* of domain (not only far out) or beyond its score range, for comparison; the saved
-bundle is not changed.
+bundle is not changed. ``--corruptions`` adds the faces degraded as issue 19 measures them.
 
-    python scripts/measure_resave_verdicts.py --dataset faces140k [--left-out out]
+    python scripts/measure_resave_verdicts.py --dataset faces140k [--left-out out] [--corruptions]
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+
+# the degradations issue 19 measures the robustness fall at (notebook 05's sweep has them all)
+ROBUSTNESS_LEVELS = (("jpeg_quality", 50), ("gaussian_blur_sigma", 1), ("downscale", 0.5))
 
 
 def leaving_out_every_member_out(bundle):
@@ -46,10 +49,13 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default="dfd-default")
     ap.add_argument("--left-out", choices=("far", "out"), action="append", default=None,
                     help="far: the saved rule (default); out: also the variant described above")
+    ap.add_argument("--corruptions", action="store_true",
+                    help="also JPEG 50, blur sigma 1 and 0.5x downscale (issue 19's robustness levels)")
     args = ap.parse_args(argv)
 
     from dfd.evaluation.bundle import EnsembleBundle
     from dfd.evaluation.container import RESAVES, resave
+    from dfd.evaluation.corruptions import corrupt
     from dfd.evaluation.scoring import load_members, scores_and_features
     from dfd.evaluation.study import test_split
     from dfd.metrics import accuracy_interval, roc_auc
@@ -62,6 +68,8 @@ def main(argv=None) -> int:
     models = load_members(args.dataset, bundle.member_names)
     x, y, _rows = test_split(args.dataset, max(s for _m, s in models.values()))
     inputs = {"as given": x, **{name: np.stack([resave(im, name) for im in x]) for name in RESAVES}}
+    for kind, level in ROBUSTNESS_LEVELS if args.corruptions else ():
+        inputs[f"{kind} {level:g}"] = corrupt(x, kind, level, seed=0)
     print(f"{args.dataset}: {len(y)} test faces, band [{bundle.uncertain_band[0]:.3f}, {bundle.uncertain_band[1]:.3f}]")
     for label, b in bundles.items():
         for name, images in inputs.items():
