@@ -172,7 +172,9 @@ Share of inputs each member's out-of-domain check (fit on the training faces, th
 corruption of the sweep above, and inputs like no face photo (noise, flat colour, drawn cartoon faces). A file's
 verdict is `uncertain` when every member is out for its deciding face, or when one member sees it far out: its
 distance over that member's threshold beyond the split-conformal 0.995 quantile of the clean validation faces'
-largest such ratio (the bundle's `ood_worst_ratio`; with fewer than 199 validation faces, their largest). Column "verdict rule": the share that rule makes `uncertain`.
+largest such ratio (the bundle's `ood_worst_ratio`; with fewer than 199 validation faces, their largest), or when
+its verdict rests on a member out of domain (the members in domain alone would not give it). Column "verdict rule":
+the share the first two make `uncertain`.
 ''',
     '''
 ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=seed,
