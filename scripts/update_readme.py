@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dfd.evaluation.report import headline_rows, markdown_table, read_metrics  # noqa: E402
+from dfd.evaluation.report import band_sentence, headline_rows, markdown_table, read_metrics  # noqa: E402
 from dfd.external import markdown_header, markdown_rows  # noqa: E402
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -33,6 +33,8 @@ def results_block() -> str:
         m = read_metrics(d)
         if m.get("data", {}).get("smoke"):
             lines.append(f"_{d}: smoke run (tiny subset) — not a real result._")
+        if "operating_point" in m.get("evaluation", {}):
+            lines.append(f"\n{d}: {band_sentence(m['evaluation'])}")
         # reports/ is not committed: the README's figures are copied next to it, in docs/figures/
         figs = [f for f in ("05_roc.png", "05_reliability.png", "05_robustness.png")
                 if (reports / d / "figures" / f).exists()]

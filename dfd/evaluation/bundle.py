@@ -224,10 +224,12 @@ class EnsembleBundle:
         WebP re-saves, made 174 of 220 re-saved fakes "real"; docs/experiments.md, session 20)."""
         P = np.atleast_2d(np.asarray(P_members, dtype=np.float64))
         n = len(P)
-        left = self.out_matrix(ood, n, "out") | self.out_matrix(ood, n, "far") | self.out_matrix(ood, n, "beyond_range")
-        p = self.predict(P, left) if self.ood_combine == "far_left_out" else self.predict(P, None)
-        compared = self.out_matrix(ood, n, "out").any(axis=1) & ~left.all(axis=1) & (self.ood_combine == "far_left_out")
-        return np.where(compared, p, np.nan)
+        out = self.out_matrix(ood, n, "out")  # "far" is out too (ood_worst_ratio >= 1)
+        left = out | self.out_matrix(ood, n, "beyond_range")
+        compared = out.any(axis=1) & ~left.all(axis=1)
+        if self.ood_combine != "far_left_out" or not compared.any():  # older bundles; most faces
+            return np.full(n, np.nan)
+        return np.where(compared, self.predict(P, left), np.nan)
 
     def out_matrix(self, ood: Mapping[str, Mapping], n: int, check: str = "out") -> np.ndarray:
         """``(n, n_members)`` bool from :meth:`ood_scores` (``check`` "out", "far" or

@@ -166,11 +166,27 @@ def margin_summary(margins: list[dict], model: str = "ensemble") -> str:
     return text + "."
 
 
-def _decided_counts(decided: dict | None) -> str:
-    """" (36/39, 95% interval [0.797, 0.973])" for a band's decided faces (older reports: "")."""
+def decided_counts(decided: dict | None) -> str:
+    """" (36/39, 95% interval [0.797, 0.973])" for a band's decided faces
+    (:func:`dfd.metrics.accuracy_interval`; older reports: "")."""
     if not decided or not decided.get("n"):
         return ""
     return f" ({decided['correct']}/{decided['n']}, 95% interval [{decided['ci_low']:.3f}, {decided['ci_high']:.3f}])"
+
+
+def band_sentence(ev: dict) -> str:
+    """The chosen ensemble, its uncertain band and what the band and the engine decide on test,
+    from notebook 05's ``evaluation`` section of metrics.json (results.md and the README)."""
+    op = ev["operating_point"]
+    return (f"Chosen ensemble: **{ev['chosen_ensemble']}**; threshold {op['threshold']:.2f}, uncertain band "
+            f"[{op['band'][0]:.2f}, {op['band'][1]:.2f}], chosen on validation to decide the most faces at "
+            f"accuracy {op['target_accuracy']:.0%} (rule `{op.get('band_rule', 'max_coverage')}`); on test "
+            f"{ev['test_decided_share']:.0%} decided with accuracy {ev['test_accuracy_outside_band']:.3f}"
+            f"{decided_counts(ev.get('test_decided'))} (risk-coverage curve: `figures/05_risk_coverage.png`)"
+            + (f"; with the out-of-domain rule too, as the engine decides, {ev['test_engine_decided_share']:.1%} "
+               f"at accuracy {ev['test_engine_accuracy_decided']:.3f}{decided_counts(ev.get('test_engine_decided'))}"
+               if "test_engine_decided_share" in ev else "")
+            + ".")
 
 
 def write_results_md(dataset: str) -> Path:
@@ -202,16 +218,7 @@ def write_results_md(dataset: str) -> Path:
         parts += ["", "ECE if perfectly calibrated: the ECE (15 bins) a model whose scores are exactly right would "
                   "still show on this test set, labels drawn from its own scores 2000 times; ECE is biased upwards on "
                   "small sets, so a measured ECE near this figure is as calibrated as this test set can tell."]
-        op = ev["operating_point"]
-        parts += ["", f"Chosen ensemble: **{ev['chosen_ensemble']}**; threshold {op['threshold']:.2f}, uncertain band "
-                  f"[{op['band'][0]:.2f}, {op['band'][1]:.2f}], chosen on validation to decide the most faces at "
-                  f"accuracy {op['target_accuracy']:.0%} (rule `{op.get('band_rule', 'max_coverage')}`); on test "
-                  f"{ev['test_decided_share']:.0%} decided with accuracy {ev['test_accuracy_outside_band']:.3f}"
-                  f"{_decided_counts(ev.get('test_decided'))} (risk-coverage curve: `figures/05_risk_coverage.png`)"
-                  + (f"; with the out-of-domain rule too, as the engine decides, {ev['test_engine_decided_share']:.1%} "
-                     f"at accuracy {ev['test_engine_accuracy_decided']:.3f}{_decided_counts(ev.get('test_engine_decided'))}"
-                     if "test_engine_decided_share" in ev else "")
-                  + ".", ""]
+        parts += ["", band_sentence(ev), ""]
         if ev.get("cross_dataset"):
             parts += ["## Cross-dataset ROC-AUC (rows: trained on, columns: tested on)", ""]
             cols = sorted({r["tested_on"] for r in ev["cross_dataset"]})

@@ -371,7 +371,7 @@ class Detector:
         P, inputs, features = self._predict_members(candidates, clock)
         p_ens, ood = self.bundle.score_faces(P, features)
         p_ens = np.asarray(p_ens, dtype=np.float64).reshape(-1)
-        p_in = self.bundle.in_domain_scores(P, ood) if self.bundle.ood else np.full(len(p_ens), np.nan)
+        p_in = self.bundle.in_domain_scores(P, ood)
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)

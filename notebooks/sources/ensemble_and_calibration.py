@@ -37,11 +37,11 @@ from dfd.data.sources import is_smoke
 from dfd.evaluation.container import container_sensitivity
 from dfd.evaluation.corruptions import CORRUPTIONS, robustness_sweep_with_margins
 from dfd.evaluation.ood import ood_rates
-from dfd.metrics import accuracy, accuracy_interval, summarize_table
+from dfd.metrics import accuracy_interval, summarize_table
 from dfd.evaluation.operating_point import risk_coverage
 from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, plot_pr_curves, plot_reliability,
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
-from dfd.evaluation.report import margin_summary, save_figure, update_metrics, write_results_md
+from dfd.evaluation.report import decided_counts, margin_summary, save_figure, update_metrics, write_results_md
 from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine, scores_and_features
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
@@ -114,16 +114,14 @@ and what it gives on validation and on test (star: the chosen target).
 bundle = study.save_bundle()
 p = study.calibrated_test[study.best]
 outside = (p < op.band[0]) | (p > op.band[1])
-acc_outside = accuracy(y[outside], p[outside], op.threshold) if outside.any() else float("nan")
 decided_test = accuracy_interval(y[outside], p[outside], op.threshold)  # tens of faces: its interval says how sure
+acc_outside = decided_test["value"] if decided_test["n"] else float("nan")
 display(Markdown(f"Threshold **{op.threshold:.2f}**, uncertain band **[{op.band[0]:.2f}, {op.band[1]:.2f}]**"
                  f"{' (fallback: ' + op.fallback + ')' if op.fallback else ''}; target accuracy {op.target_accuracy:.0%}: "
                  f"{op.coverage:.0%} of validation faces decided at accuracy "
                  f"{'–' if op.accuracy_outside is None else format(op.accuracy_outside, '.3f')}.  \\n"
-                 f"On test: {outside.mean():.0%} of faces decided, accuracy on those {acc_outside:.3f} "
-                 f"({decided_test['correct']}/{decided_test['n']}"
-                 + (f", 95% interval [{decided_test['ci_low']:.3f}, {decided_test['ci_high']:.3f}]" if decided_test['n'] else "")
-                 + ")."))
+                 f"On test: {outside.mean():.0%} of faces decided, accuracy on those {acc_outside:.3f}"
+                 f"{decided_counts(decided_test)}."))
 best_ens, best_cal = study.fitted[study.best]
 p_valid = best_cal.transform(best_ens.predict(study.table[study.members].to_numpy()[study.valid_idx]))
 curve = risk_coverage(study.y_valid, p_valid, y, p, threshold=op.threshold)
@@ -183,9 +181,8 @@ display(ood.pivot_table(index=["input", "level"], columns="member", values="flag
 # what the engine decides on the clean test faces: the band and the out-of-domain rule together
 p_engine, verdicts = bundle.face_verdicts(*scores_and_features(models, x_test))
 engine_decided = np.array([v != "uncertain" for v in verdicts])
-engine_acc = (accuracy(y_sweep[engine_decided], p_engine[engine_decided], bundle.threshold)
-              if engine_decided.any() else float("nan"))
 decided_engine = accuracy_interval(y_sweep[engine_decided], p_engine[engine_decided], bundle.threshold)
+engine_acc = decided_engine["value"] if decided_engine["n"] else float("nan")
 print(f"test faces decided by the engine (band and out-of-domain rule): {engine_decided.mean():.1%} at accuracy "
       f"{engine_acc:.3f}; by the band alone {outside.mean():.1%}")
 ''',
