@@ -51,7 +51,11 @@ output:
   far out or beyond range for the deciding face or track ("members_out", "members_far",
   "members_beyond_range", "all_out", "out_of_domain"), and "uncertain_reason"
   says why the verdict is uncertain when every model is out or one is far out ("unlike the
-  data these models were trained on (out of domain for: ...)").
+  data these models were trained on (out of domain for: ...)"). With a bundle that has a
+  sharpness check, each face's "fine_detail" and the file's "sharpness" ("fine_detail" of
+  the deciding face or track, "threshold", "soft", "active") say whether it is softer than
+  the validation faces; when the check is active such a file is uncertain ("softer than the
+  faces these models were checked on ...").
   Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a
   regular file) follow as records with verdict "skipped" and the "reason".
   --csv: one row per file with the same headline fields (a skipped file's reason in

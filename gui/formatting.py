@@ -47,11 +47,18 @@ NO_FACE_REASON_TEXTS = {
 
 def out_of_domain_text(result) -> str | None:
     """Why an "uncertain" verdict was given although the score alone would decide: the face
-    is unlike the data the models were trained on (the engine's ``uncertain_reason``), in
-    plain words with the models whose check fired; None when that is not the reason."""
+    is unlike the data the models were trained on, or softer than the faces they were checked
+    on (the engine's ``uncertain_reason``), in plain words with the models whose check fired;
+    None when that is not the reason."""
     if not getattr(result, "uncertain_reason", None):
         return None
     ood = getattr(result, "ood", None) or {}
+    sharp = getattr(result, "sharpness", None) or {}
+    if not ood.get("out_of_domain") and sharp.get("soft") and sharp.get("active"):
+        return ("This face has less fine detail than the faces these models were checked on: the file looks "
+                "blurred, downscaled or enlarged. On such copies of their own validation faces the models' "
+                "verdicts were wrong too often to trust, so none is given; check a sharper or original "
+                "copy of the file.")
     if ood.get("members_far") and not ood.get("all_out"):
         which = f"far out of domain for: {', '.join(ood['members_far'])}"
     elif ood.get("members_out") and not ood.get("all_out"):

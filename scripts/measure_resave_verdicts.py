@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     print(f"{args.dataset}: {len(y)} test faces, band [{bundle.uncertain_band[0]:.3f}, {bundle.uncertain_band[1]:.3f}]")
     for label, b in bundles.items():
         for name, images in inputs.items():
-            p, verdicts = b.face_verdicts(*scores_and_features(models, images))
+            p, verdicts = b.face_verdicts(*scores_and_features(models, images), b.fine_detail(images))
             v = np.asarray(verdicts)
             decided = v != "uncertain"
             acc = accuracy_interval(y[decided], p[decided], b.threshold)

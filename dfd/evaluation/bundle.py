@@ -1,6 +1,6 @@
 """The ``bundle.json`` manifest the desktop app loads: member files with their SHA-256, the
 chosen ensemble and calibrators, the threshold and uncertain band, each member's out-of-domain
-scorer, and the verdict rule.
+scorer, the check for faces softer than the validation faces, and the verdict rule.
 
 JSON only (safe to load); pure numpy/scipy, so the app can combine member scores without
 loading TensorFlow twice.
@@ -24,6 +24,7 @@ from dfd.evaluation.calibration import TemperatureScaler
 from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
 from dfd.evaluation.ood import OodScorer, uncertain_rows
 from dfd.evaluation.score_range import ScoreRange
+from dfd.evaluation.sharpness import SOFT_REASON, SharpnessCheck
 from dfd.io.hashing import sha256_file
 
 BUNDLE_FILE = "bundle.json"
@@ -112,6 +113,9 @@ class EnsembleBundle:
     # them alone (dfd.evaluation.ensembles.fit_subset_ensembles): "far_left_out" scores a face
     # with members left out by these (older bundles: none, the others' mean)
     subset_ensembles: dict[tuple[str, ...], tuple] = field(default_factory=dict)
+    # faces with less fine detail than the validation faces (dfd.evaluation.sharpness); when
+    # its measured activation is on, their verdict is "uncertain" (older bundles: none)
+    sharpness: SharpnessCheck | None = None
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -243,14 +247,36 @@ class EnsembleBundle:
         gone = set(members_out)
         return all(m in gone for m in self.member_names)
 
-    def uncertain_reason(self, members_out, members_far=(), p=None, p_in_domain=None) -> str | None:
+    def fine_detail(self, crops) -> np.ndarray | None:
+        """Each face crop's fine detail (:func:`dfd.evaluation.sharpness.fine_detail` at the
+        check's size), what :meth:`face_verdicts` and :meth:`uncertain_reason` take; None for a
+        bundle without the check."""
+        return None if self.sharpness is None else self.sharpness.measure(crops)
+
+    def soft_reason(self, fine_detail) -> str | None:
+        """Why a face whose ``fine_detail`` is under the check's threshold is "uncertain",
+        when the check is active; otherwise None."""
+        check = self.sharpness
+        if check is None or not check.active_ or fine_detail is None or not check.is_soft(fine_detail):
+            return None
+        acc = check.soft_accuracy_ or {}
+        measured = (f"; on blurred or downscaled copies of the validation faces these models' verdicts were right "
+                    f"{acc['value']:.0%} of the time" if acc.get("value") is not None else "")
+        return (f"{SOFT_REASON} (fine detail {float(fine_detail):.2f}, under {check.threshold_:.2f}: blurred, "
+                f"downscaled or enlarged{measured})")
+
+    def uncertain_reason(self, members_out, members_far=(), p=None, p_in_domain=None,
+                         fine_detail=None) -> str | None:
         """Why a face is "uncertain" for being out of domain: every member is out for it
         (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`),
         or its verdict rests on members out of domain: the score ``p`` decides it one way and
         ``p_in_domain`` (:meth:`in_domain_scores`, the members in domain alone) does not
-        decide it so; otherwise (and always for a bundle without OOD scorers) None."""
-        if not self.ood:
-            return None
+        decide it so; or it is softer than the validation faces (``fine_detail``,
+        :meth:`soft_reason`); otherwise None."""
+        reason = self._ood_reason(members_out, members_far, p, p_in_domain) if self.ood else None
+        return reason or self.soft_reason(fine_detail)
+
+    def _ood_reason(self, members_out, members_far, p, p_in_domain) -> str | None:
         out, far = set(members_out), set(members_far) if self.ood_worst_ratio is not None else set()
         if uncertain_rows([[m in out for m in self.member_names]], [[m in far for m in self.member_names]])[0]:
             if self.all_out(members_out):
@@ -272,30 +298,35 @@ class EnsembleBundle:
             out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
         return out
 
-    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None):
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None):
         """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
         ``"real"``. A scalar gives a string, an array a list of strings. ``members_out``,
-        ``members_far`` and ``p_in_domain`` (with one score: the members out / far out of
-        domain for it, the score of the members in domain alone) make the verdict
-        ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
+        ``members_far``, ``p_in_domain`` and ``fine_detail`` (with one score: the members out /
+        far out of domain for it, the score of the members in domain alone, the face's fine
+        detail) make the verdict ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
         arr = np.asarray(p, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError("cannot give a verdict for a NaN/inf score")
         lo, hi = self.uncertain_band
         v = np.where((arr >= lo) & (arr <= hi), "uncertain", np.where(arr >= self.threshold, "fake", "real"))
-        if members_out is not None:
+        if members_out is not None or fine_detail is not None:
             if v.ndim:
-                raise ValueError("members_out goes with one score, not with an array of them")
-            if self.uncertain_reason(members_out, members_far, float(arr), p_in_domain):
+                raise ValueError("members_out and fine_detail go with one score, not with an array of them")
+            if self.uncertain_reason(members_out or [], members_far, float(arr), p_in_domain, fine_detail):
                 return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
-    def face_verdicts(self, P_members, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+    def face_verdicts(self, P_members, features: Mapping[str, np.ndarray],
+                      fine_detail=None) -> tuple[np.ndarray, list[str]]:
         """How the engine decides faces: their calibrated P(fake) (:meth:`score_faces`: members
         out left out) and each face's verdict by :meth:`verdict`, made ``"uncertain"`` where
         the out-of-domain rule puts the face out (:func:`dfd.evaluation.ood.uncertain_rows`:
         every member out, or one far out, or a verdict that the members in domain alone do not
-        give: :meth:`uncertain_reason`), as it does for a file's deciding face."""
+        give: :meth:`uncertain_reason`) or where it is soft (``fine_detail``: :meth:`fine_detail`
+        of the crops, needed when the bundle's check is active), as it does for a file's deciding face."""
+        if self.sharpness is not None and self.sharpness.active_ and fine_detail is None:
+            raise ValueError("this bundle's sharpness check is active: pass each face's fine_detail "
+                             "(EnsembleBundle.fine_detail of the crops)")
         p, ood = self.score_faces(P_members, features)
         verdicts = np.asarray(self.verdict(p), dtype=object).reshape(-1)
         if self.ood:
@@ -305,6 +336,8 @@ class EnsembleBundle:
             compared = np.flatnonzero(np.isfinite(p_in) & (verdicts != "uncertain"))
             if compared.size:
                 verdicts[compared[np.asarray(self.verdict(p_in[compared]), dtype=object) != verdicts[compared]]] = "uncertain"
+        if self.sharpness is not None and self.sharpness.active_:
+            verdicts[self.sharpness.is_soft(np.asarray(fine_detail, dtype=np.float64).reshape(len(p)))] = "uncertain"
         return p, verdicts.tolist()
 
     def to_dict(self) -> dict:
@@ -326,6 +359,7 @@ class EnsembleBundle:
             "score_ranges": {k: r.to_dict() for k, r in self.score_ranges.items()},
             "subset_ensembles": {"+".join(sub): {"name": kind, "ensemble": ens.to_dict(), "calibrator": cal.to_dict()}
                                  for sub, (kind, ens, cal) in self.subset_ensembles.items()},
+            "sharpness": None if self.sharpness is None else self.sharpness.to_dict(),
         }
 
     @classmethod
@@ -351,6 +385,7 @@ class EnsembleBundle:
                 subset_ensembles={tuple(k.split("+")): (str(e["name"]), ensemble_from_dict(e["ensemble"]),
                                                         TemperatureScaler.from_dict(e["calibrator"]))
                                   for k, e in (d.get("subset_ensembles") or {}).items()},
+                sharpness=None if d.get("sharpness") is None else SharpnessCheck.from_dict(d["sharpness"]),
             )
         except DfdError:
             raise

@@ -189,6 +189,30 @@ def band_sentence(ev: dict) -> str:
             + ".")
 
 
+def soft_verdicts_table(rows: list[dict], check: dict | None) -> list[str]:
+    """results.md's section on faces softer than validation (:func:`dfd.evaluation.sharpness.soft_verdicts`
+    and the bundle's check, from metrics.json)."""
+    parts = ["## Verdicts on blurred and downscaled test faces (sharpness check)", ""]
+    if check:
+        acc = check.get("soft_accuracy") or {}
+        measured = (f"decided {acc['n']} of its soft copies at accuracy {acc['value']:.3f}{decided_counts(acc)}"
+                    if acc.get("n") else "decided none of its soft copies")
+        parts += [f"Threshold {check['threshold']:.3f} (fine detail at {check['size']} px, split-conformal "
+                  f"{1 - check['quantile']:.0%} lower tail of {check['n_threshold']} clean validation faces). Without "
+                  f"the check the bundle {measured} (blurred or downscaled validation faces), so the check is "
+                  f"**{'active' if check['active'] else 'inactive'}**: a face under the threshold is "
+                  f"{'`uncertain`' if check['active'] else 'flagged, its verdict kept'}.", ""]
+    parts += ["| input | rule | flagged soft | decided | accuracy of the decided [95% CI] | real faces called fake |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        acc = (f"{r['accuracy_decided']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] ({r['n_decided']})"
+               if r["n_decided"] else "none decided")
+        soft = "" if r["flagged_soft"] is None else f"{r['flagged_soft']:.0%}"
+        parts.append(f"| {r['input']} | {r['rule']} | {soft} | {r['decided']:.1%} | {acc} | "
+                     f"{r['real_called_fake']}/{r['n_real']} |")
+    return parts + [""]
+
+
 def write_results_md(dataset: str) -> Path:
     """``reports/<dataset>/results.md``: every table of the study, from metrics.json."""
     m = read_metrics(dataset)
@@ -229,6 +253,8 @@ def write_results_md(dataset: str) -> Path:
             parts.append("")
         if ev.get("robustness"):
             parts += robustness_table(ev["robustness"], ev.get("robustness_margins") or [])
+        if ev.get("soft_verdicts"):
+            parts += soft_verdicts_table(ev["soft_verdicts"], ev.get("sharpness_check"))
     video = m.get("video")
     if video and video.get("frames_table"):
         parts += ["## Video: frames per video", ""]

@@ -18,6 +18,7 @@ from dfd.metrics import compute_metrics, ece_if_calibrated, roc_auc
 from dfd.evaluation.operating_point import choose_operating_point
 from dfd.evaluation.scoring import IMAGE_MODELS, load_members, score_images
 from dfd.evaluation.score_range import fit_score_ranges
+from dfd.evaluation.sharpness import fit_sharpness_check
 from dfd.paths import data_dir, models_dir
 from dfd.training.input_pipeline import load_images
 
@@ -133,6 +134,7 @@ class EnsembleStudy:
     def __init__(self, dataset: str, members=IMAGE_MODELS, target_accuracy: float = 0.95,
                  n_boot: int = 1000, seed: int = 0, robust_copies: int = ROBUST_COPIES):
         self.dataset = dataset
+        self.seed = int(seed)
         self.members = [m for m in members if m in available_members(dataset, members)]
         if not self.members:
             raise FileNotFoundError(f"no trained models in {models_dir(dataset)} — run notebooks 02-04 first")
@@ -205,5 +207,9 @@ class EnsembleStudy:
                    "test_metrics": {k: v["value"] for k, v in self.metrics[
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},
         )
+        # faces softer than validation: "uncertain" where this bundle was measured wrong on them
+        models = load_members(self.dataset, self.members)
+        crops, y_valid, _ = split_crops(self.dataset, "valid", max(s for _m, s in models.values()))
+        bundle.sharpness = fit_sharpness_check(bundle, models, crops, y_valid, op.target_accuracy, seed=self.seed)
         bundle.save(folder)
         return bundle

@@ -60,8 +60,9 @@ VIDEO_RULE = "frame_max_mean"
 # the members run by TensorFlow Lite (dfd.lite: the same graphs, float32 rounding apart); 6: video
 # regions searched for faces from half the size of the keyframe face they were made for; 7: video
 # keyframes spaced from MIN_TRACK_SHARE (dfd.inference.video.keyframe_spacing: 32 frames, every 8th);
-# 8: a verdict that the members in domain alone do not give is "uncertain" (EnsembleBundle.uncertain_reason).
-ENGINE_RULES_VERSION = 8
+# 8: a verdict that the members in domain alone do not give is "uncertain" (EnsembleBundle.uncertain_reason);
+# 9: a face softer than the validation faces is "uncertain" where the bundle's sharpness check is active.
+ENGINE_RULES_VERSION = 9
 
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"

@@ -10,7 +10,8 @@ exactly as the members were trained (model card ``face_stage``) → one batched 
 each member's compiled predict function (P(fake) and the features its classifier reads) →
 each member's out-of-domain check (the bundle's OOD scorers, when it has them) → ensemble +
 calibration from the bundle → verdict (:meth:`Detector.verdict`, the bundle's rule:
-"uncertain" when every member is out of domain for the deciding face).
+"uncertain" when the deciding face is out of domain, or softer than the validation faces
+where the bundle's sharpness check is active, :mod:`dfd.evaluation.sharpness`).
 
 Images: every face is scored and the most suspicious face decides, except a face much
 smaller than the main one (:mod:`dfd.inference.deciding`). Videos
@@ -89,6 +90,8 @@ class Detector:
             if m.stage_key not in keys:
                 keys.append(m.stage_key)
         self._stage_keys = keys  # the first one is the "primary" crop shown to people
+        # the crop whose fine detail the bundle's sharpness check measures: the finest member's
+        self._detail_key = max(members, key=lambda m: m.input_size[0]).stage_key if members else None
         self._warm = False
 
     @classmethod
@@ -146,29 +149,36 @@ class Detector:
         d["limits"] = asdict(self.limits)
         return d
 
-    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None) -> str:
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None) -> str:
         """The verdict for a calibrated P(fake) with the members out (and far out) of domain
-        for it and the score of the members in domain alone: the bundle's rule
-        (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is ``"no_face"``."""
+        for it, the score of the members in domain alone and the face's fine detail: the
+        bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is
+        ``"no_face"``."""
         if p is None:
             return "no_face"
-        return self.bundle.verdict(p, members_out, members_far, p_in_domain)
+        return self.bundle.verdict(p, members_out, members_far, p_in_domain, fine_detail)
 
     def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = (),
-               members_beyond_range: list[str] = (), p_in_domain: float | None = None) -> None:
-        """Set ``res``'s score, verdict, per-file OOD summary and ``uncertain_reason`` from the
-        deciding face (image) or track (video), the members out / far out of domain for it
-        (and those whose score left its validation range: left out of ``p``, not a reason) and
-        the score of the members in domain alone (None when none is out)."""
+               members_beyond_range: list[str] = (), p_in_domain: float | None = None,
+               fine_detail: float | None = None) -> None:
+        """Set ``res``'s score, verdict, per-file OOD and sharpness summaries and
+        ``uncertain_reason`` from the deciding face (image) or track (video), the members out /
+        far out of domain for it (and those whose score left its validation range: left out of
+        ``p``, not a reason), the score of the members in domain alone (None when none is out)
+        and its fine detail (None without the bundle's sharpness check)."""
         res.p_fake = p
-        res.verdict = self.verdict(p, members_out, members_far, p_in_domain)
+        res.verdict = self.verdict(p, members_out, members_far, p_in_domain, fine_detail)
+        ood_reason = self.bundle.uncertain_reason(members_out, members_far, p, p_in_domain)
         if self.bundle.ood:
-            reason = self.bundle.uncertain_reason(members_out, members_far, p, p_in_domain)
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
                        "members_far": list(members_far), "members_beyond_range": list(members_beyond_range),
                        "all_out": self.bundle.all_out(members_out), "p_fake_in_domain": p_in_domain,
-                       "out_of_domain": reason is not None}
-            res.uncertain_reason = reason
+                       "out_of_domain": ood_reason is not None}
+        check = self.bundle.sharpness
+        if check is not None and fine_detail is not None:
+            res.sharpness = {"fine_detail": float(fine_detail), "threshold": check.threshold_,
+                             "soft": bool(check.is_soft(fine_detail)), "active": check.active_}
+        res.uncertain_reason = ood_reason or self.bundle.soft_reason(fine_detail)
 
     def warmup(self) -> None:
         """Trace the detector and model graphs now (the first analysis is otherwise ~1-2 s slower)."""
@@ -309,7 +319,7 @@ class Detector:
         res.decided_by = best
         res.member_scores = dict(faces[best].member_scores)
         self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far,
-                    faces[best].members_beyond_range, faces[best].p_fake_in_domain)
+                    faces[best].members_beyond_range, faces[best].p_fake_in_domain, faces[best].fine_detail)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,
@@ -372,6 +382,7 @@ class Detector:
         p_ens, ood = self.bundle.score_faces(P, features)
         p_ens = np.asarray(p_ens, dtype=np.float64).reshape(-1)
         p_in = self.bundle.in_domain_scores(P, ood)
+        detail = self.bundle.fine_detail(np.stack([c.crops[self._detail_key] for c in candidates]))
         per_member = self.bundle.member_probabilities(P)
         clock.add("models", time.perf_counter() - t)
         clock.report(0.8 if explain else 0.95)
@@ -406,6 +417,7 @@ class Detector:
                             "beyond_range": bool(o["beyond_range"][i])} for name, o in ood.items()},
                 implausible=implausible_because(c.face),
                 p_fake_in_domain=float(p_in[i]) if np.isfinite(p_in[i]) else None,
+                fine_detail=None if detail is None else float(detail[i]),
             ))
         return out
 

@@ -28,6 +28,8 @@ class FaceResult:
     # the calibrated P(fake) of the members in domain for this face alone (EnsembleBundle.in_domain_scores);
     # None when no member is out of domain for it
     p_fake_in_domain: float | None = None
+    # its crop's fine detail (dfd.evaluation.sharpness); None without the bundle's sharpness check
+    fine_detail: float | None = None
 
     @property
     def members_out(self) -> list[str]:
@@ -55,6 +57,7 @@ class FaceResult:
             "decides": bool(self.decides),
             "implausible": self.implausible,
             "p_fake_in_domain": _r(self.p_fake_in_domain),
+            "fine_detail": _r(self.fine_detail),
             "ood": {k: {"distance": _r(o["distance"]), "threshold": _r(o["threshold"]), "out": bool(o["out"]),
                         "far": bool(o.get("far", False)), "beyond_range": bool(o.get("beyond_range", False))}
                     for k, o in self.ood.items()},
@@ -123,6 +126,9 @@ class AnalysisResult:
     # "p_fake_in_domain": the score of the members in domain alone (None when none is out),
     # "out_of_domain": bool (the verdict is uncertain for it)}; None when the bundle has no OOD scorers
     ood: dict | None = None
+    # the deciding face's / track's sharpness check (dfd.evaluation.sharpness): {"fine_detail",
+    # "threshold", "soft": under it, "active": soft faces are "uncertain" for this bundle}; None without it
+    sharpness: dict | None = None
     uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
 
     @property
@@ -160,6 +166,9 @@ class AnalysisResult:
                 "all_out": bool(self.ood["all_out"]),
                 "p_fake_in_domain": _r(self.ood.get("p_fake_in_domain")),
                 "out_of_domain": bool(self.ood.get("out_of_domain", self.ood["all_out"]))},
+            "sharpness": None if self.sharpness is None else {
+                "fine_detail": _r(self.sharpness["fine_detail"]), "threshold": _r(self.sharpness["threshold"]),
+                "soft": bool(self.sharpness["soft"]), "active": bool(self.sharpness["active"])},
             "uncertain_reason": self.uncertain_reason,
         }
 

@@ -108,8 +108,10 @@ def analyze_video(detector: Detector, path: str, explain: bool, n_frames: int, c
     res.suspicious_frames = [f.frame_index for f in sorted(top, key=lambda f: -f.p_fake)[: top_k_count(len(top))]]
     deciding = [f for f in faces if f.track_id == res.decided_by]
     members_out = members_out_of_track(deciding)
+    details = [f.fine_detail for f in deciding if f.fine_detail is not None]
     detector.decide(res, score, members_out, members_out_of_track(deciding, "far"),
-                    members_out_of_track(deciding, "beyond_range"), in_domain_video_score(faces) if members_out else None)
+                    members_out_of_track(deciding, "beyond_range"), in_domain_video_score(faces) if members_out else None,
+                    float(np.median(details)) if details else None)
     return res
 
 
