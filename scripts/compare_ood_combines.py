@@ -12,6 +12,8 @@ validation range") comes from this command:
 * ``far or beyond range, others' mean``: also members whose score left their validation range;
 * ``far or beyond range, refit`` (the saved bundle): the others scored by the ensemble fit on
   validation for them alone;
+* ``beyond range only, refit``: the same, but a member far out of domain stays in the score
+  (only a score beyond its range leaves it out; the far member still makes the verdict uncertain);
 * with ``--subset-copies K ...``: the same, the subset ensembles refit on the clean validation
   faces and K corrupted copies of each.
 
@@ -28,6 +30,7 @@ import argparse
 import copy
 import os
 import sys
+import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,7 +52,12 @@ def variants(bundle, refits=None) -> dict:
         "far, others' mean": without(ood_combine="far_left_out", score_ranges={}, subset_ensembles={}),
         "far or beyond range, others' mean": without(ood_combine="far_left_out", subset_ensembles={}),
         "far or beyond range, refit": without(ood_combine="far_left_out"),
+        "beyond range only, refit": without(ood_combine="far_left_out"),
     }
+    # far members kept in the score (their verdict stays "uncertain"): only a score beyond its range leaves it out
+    beyond_only = out["beyond range only, refit"]
+    beyond_only.left_out_matrix = types.MethodType(lambda self, ood, n: self.out_matrix(ood, n, "beyond_range"),
+                                                   beyond_only)
     for name, subsets in (refits or {}).items():
         out[name] = without(ood_combine="far_left_out", subset_ensembles=subsets)
     return out

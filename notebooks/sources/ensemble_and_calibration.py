@@ -241,7 +241,7 @@ payload = {
     "container_sensitivity": container.to_dict(orient="records"),
     "ood_rates": ood.to_dict(orient="records"),
     "sharpness_check": check.to_dict(),
-    "soft_verdicts": softened.to_dict(orient="records"),
+    "soft_verdicts": softened.replace({np.nan: None}).to_dict(orient="records"),  # none decided: null, not NaN
 }
 update_metrics(dataset, "evaluation", payload)
 print("wrote", write_results_md(dataset))
