@@ -293,17 +293,19 @@ def test_one_parser_handles_mirrored_landmark_order():
 
 
 def test_tight_face_crops_are_found_by_the_padded_retry(feat_data):
-    """A crop that is all face (no margin: UTKFace-like) escapes MTCNN; padded with grey and
-    searched again, the face comes back, in the crop's own pixels."""
+    """A crop that is all face (no margin: UTKFace-like) escapes MTCNN searched for faces from
+    40 px (a 0.3 search: its pyramid starts below the face); padded with grey and searched
+    again, the face comes back, in the crop's own pixels."""
     from dfd.faces import INFERENCE
 
     rgb = load_image(feat_data / "single_face.jpg")
     x, y, w, h = (int(v) for v in FaceDetector(INFERENCE).detect(rgb)[0].box)
+    coarse = FaceDetector(INFERENCE, min_face_size=40)
     for k in (0.0, 0.05):
         dx, dy = int(k * w), int(k * h)
         crop = rgb[y - dy : y + h + dy, x - dx : x + w + dx].copy()
-        assert FaceDetector(INFERENCE, retry=False).detect(crop) == []
-        faces = FaceDetector(INFERENCE).detect(crop)
+        assert coarse.with_settings(retry=False).detect(crop) == []
+        faces = coarse.detect(crop)
         assert len(faces) == 1 and faces[0].score >= INFERENCE.min_confidence
         fx, fy, fw, fh = faces[0].box
         ch, cw = crop.shape[:2]
@@ -380,7 +382,8 @@ def test_a_turned_search_keeps_only_confident_face_shaped_finds(feat_data, monke
     rgb = load_image(feat_data / "single_face.jpg")
     real = FaceDetector(INFERENCE).detect(rgb)[0]
     blank = np.full((300, 400, 3), 100, np.uint8)
-    turned_copy = (120, 90)  # a quarter turn of 300 x 400, searched at INFERENCE's 0.3
+    s = INFERENCE.scale(400, 300)
+    turned_copy = (round(400 * s), round(300 * s))  # a quarter turn of 300 x 400, searched at INFERENCE's scale
     fit = 80 / max(rgb.shape[:2])  # the real face's geometry, shrunk into that copy
 
     class Stub:

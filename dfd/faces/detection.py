@@ -99,11 +99,14 @@ class DetectorSettings:
 
 # The settings of each user, in one place. Each keeps the smallest face and the search scale
 # it had before the detectors were unified (eager MTCNN given min_face_size on a max_side copy).
-# The engine (`dfd scan`, the app): a 1024 px photo is searched at 307 px, which keeps every
-# face >= 40 px. On the 2-core dev CPU that takes ~60 ms (unloaded) vs ~500 ms for plain MTCNN
-# at full size (scripts/bench_inference.py); landmarks stay within ~5% of the inter-ocular
-# distance of a full-resolution detection, ~1.5 px in a 128 px crop.
-INFERENCE = DetectorSettings(max_side=384, min_face_size=40)
+# The engine (`dfd scan`, the app): faces from 20 px, searched at <= 384 px, so a photo of up to
+# 640 px is searched at data preparation's scale (0.6) and its crops are the members' training
+# crops pixel for pixel. Faces from 40 px (a 0.3 search) gave dfd-default's test photos crops
+# 19 grey levels off theirs (median; landmarks from a 30 px face) and a file-level ROC-AUC of
+# 0.781 against 0.833 on the same photos' prepared crops (scripts/measure_file_verdicts.py,
+# docs/experiments.md session 21). A 1024 px photo is searched at 384 px (~50 ms end to end on
+# the 2-core dev CPU against ~500 ms for plain MTCNN at full size: scripts/bench_inference.py).
+INFERENCE = DetectorSettings(max_side=384, min_face_size=20)
 # Data preparation (FaceCropper) and the video dataset's photos: faces from 20 px, photos
 # searched at <= 640 px.
 DATA_PREP = DetectorSettings(max_side=640, min_face_size=20)

@@ -32,8 +32,7 @@ MIN_AREA_SHARE_OF_MAIN = 1.0 / 16.0
 # inset (the FF++ news clip of issue 16) as a person: it does not decide alone.
 MIN_TRACK_SHARE = 0.25
 # px, short side of the face box: a face this small is upscaled 3x or more into a 128 px crop,
-# where the members see blur more than manipulation. The engine's photo detector
-# (dfd.faces.detection.INFERENCE) looks for faces from this size too.
+# where the members see blur more than manipulation (a video track this small does not decide).
 MIN_DECIDING_FACE_PX = 40.0
 # px: smaller faces are not scored at all; the training data's faces start at 16 px
 # (dfd.faces.detection.DEFAULT_DATASET), so the members never saw smaller ones.
@@ -61,8 +60,9 @@ VIDEO_RULE = "frame_max_mean"
 # regions searched for faces from half the size of the keyframe face they were made for; 7: video
 # keyframes spaced from MIN_TRACK_SHARE (dfd.inference.video.keyframe_spacing: 32 frames, every 8th);
 # 8: a verdict that the members in domain alone do not give is "uncertain" (EnsembleBundle.uncertain_reason);
-# 9: a face softer than the validation faces is "uncertain" where the bundle's sharpness check is active.
-ENGINE_RULES_VERSION = 9
+# 9: a face softer than the validation faces is "uncertain" where the bundle's sharpness check is active;
+# 10: photos searched for faces from 20 px (dfd.faces.detection.INFERENCE), as data preparation does.
+ENGINE_RULES_VERSION = 10
 
 NO_FACE_FOUND = "no face found"
 FACES_TOO_SMALL = "faces too small"
