@@ -205,3 +205,32 @@ def test_report_compares_verdicts_with_and_without_the_check(tiny, faces):
     assert blurred_with.decided == pytest.approx(1 - blurred_with.flagged_soft)  # exactly the soft ones undecided
     text = "\n".join(soft_verdicts_table(table.to_dict(orient="records"), b.sharpness.to_dict()))
     assert "**active**" in text and "20/50" in text and "| gaussian_blur_sigma 1 | with the check |" in text
+
+
+def test_app_shows_and_exports_why_a_soft_photo_is_uncertain(tiny, faces, feat_data, tmp_path, qapp):
+    pytest.importorskip("pytestqt")
+    import csv
+    import io
+
+    from gui.export import export_rows
+    from gui.formatting import out_of_domain_text
+    from gui.report_rows import Row
+    from gui.result_header import ResultHeader
+    from gui.results_model import Entry
+
+    det = _with_check(tiny, faces, tmp_path, active=True)
+    path = tmp_path / "blurred.png"
+    cv2.imwrite(str(path), cv2.GaussianBlur(cv2.imread(str(feat_data / "single_face.jpg")), (0, 0), 6))
+    res = det.analyze(path)
+    assert res.verdict == "uncertain" and res.uncertain_reason.startswith(SOFT_REASON)
+    words = out_of_domain_text(res)
+    assert "less fine detail" in words
+    row = Row(path, "image", "done", res.verdict, res.p_fake, len(res.faces), 1.0, None, res, det.verdict)
+    d = json.loads(export_rows([row], tmp_path / "r.json").read_text())
+    assert d["results"][0]["uncertain_reason"] == res.uncertain_reason and d["results"][0]["sharpness"]["soft"]
+    (line,) = list(csv.DictReader(io.StringIO(export_rows([row], tmp_path / "r.csv").read_text())))
+    assert line["uncertain_reason"] == res.uncertain_reason
+    assert "less fine detail" in export_rows([row], tmp_path / "r.html").read_text()
+    header = ResultHeader()
+    header.show_entry(Entry(path, status="done", result=res, verdict_rule=det.verdict))
+    assert header.message.text() == words
