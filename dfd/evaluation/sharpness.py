@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from dfd.evaluation.ood import conformal_quantile
+from dfd.evaluation.scoring import at_size
 
 DEFAULT_QUANTILE = 0.99  # at most ~1% of clean in-domain faces flagged, in expectation
 MID_SCALE_SIGMA = 3.0  # px at the member's input size: the scale the fine detail is compared with
@@ -44,12 +45,9 @@ def fine_detail(images, size: int | None = None) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
         raise ValueError(f"expected (n, s, s, 3) RGB crops, got shape {arr.shape}")
+    arr = np.clip(arr, 0, 255).astype(np.uint8)
     out = np.empty(len(arr))
-    for i, im in enumerate(arr):
-        im = np.clip(im, 0, 255).astype(np.uint8)
-        if size is not None and im.shape[:2] != (size, size):
-            interp = cv2.INTER_AREA if im.shape[0] > size else cv2.INTER_LINEAR
-            im = cv2.resize(im, (size, size), interpolation=interp)
+    for i, im in enumerate(arr if size is None else at_size(arr, size)):
         g = cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)
         fine = float(np.mean(np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=1))))
         mid = float(np.mean(np.abs(g - cv2.GaussianBlur(g, (0, 0), MID_SCALE_SIGMA))))
@@ -99,10 +97,8 @@ class SharpnessCheck:
         self._check_fitted()
         n = int(soft_accuracy.get("n") or 0)
         self.active_ = bool(n > 0 and soft_accuracy["ci_high"] < float(target))
-        self.soft_accuracy_ = {"correct": int(soft_accuracy.get("correct") or 0) if n else 0,
-                               "value": soft_accuracy.get("value") if n else None,
-                               "ci_low": soft_accuracy.get("ci_low") if n else None,
-                               "ci_high": soft_accuracy.get("ci_high") if n else None,
+        # accuracy_interval's fields as given (None with n = 0), and what they were measured for
+        self.soft_accuracy_ = {**{k: soft_accuracy.get(k) for k in ("correct", "value", "ci_low", "ci_high")},
                                "n": n, "n_copies": int(n_copies), "target": float(target)}
         return self
 

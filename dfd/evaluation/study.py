@@ -5,6 +5,8 @@ test split (:func:`cross_dataset_matrix`)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -150,10 +152,8 @@ class EnsembleStudy:
         P_fit, y_fit, fit_idx = P[valid_idx], y[valid_idx], valid_idx
         self.robust_copies = int(robust_copies)
         if self.robust_copies:
-            models = load_members(dataset, self.members)
-            crops = crops_in_order(dataset, "valid", table.path[valid_idx], max(s for _m, s in models.values()))
-            P_fit, y_fit, fit_idx = with_copies(P_fit, y_fit, fit_idx,
-                                                *corrupted_member_scores(models, crops, self.robust_copies, seed))
+            P_fit, y_fit, fit_idx = with_copies(P_fit, y_fit, fit_idx, *corrupted_member_scores(
+                self.models_, self.valid_crops_, self.robust_copies, seed))
         self.fitted = fit_ensembles(P_fit, y_fit, fit_idx, self.members)
         # what scores a face some members are left out for (EnsembleBundle.predict)
         self.subsets = fit_subset_ensembles(P_fit, y_fit, fit_idx, self.members)
@@ -180,6 +180,17 @@ class EnsembleStudy:
                   **{f"{m} (raw)": p for m, p in self.raw_test.items()},
                   f"{self.best} (raw, uncalibrated)": self.uncalibrated_test[self.best]}
         self.ece_floor = {k: ece_if_calibrated(p, seed=seed) for k, p in scores.items()}
+
+    @functools.cached_property
+    def models_(self) -> dict:
+        """The members, loaded once (the robust fit and the sharpness check both score them)."""
+        return load_members(self.dataset, self.members)
+
+    @functools.cached_property
+    def valid_crops_(self) -> np.ndarray:
+        """The validation crops in the order of ``y_valid``, at the largest member's input size."""
+        return crops_in_order(self.dataset, "valid", self.table.path[self.valid_idx],
+                              max(s for _m, s in self.models_.values()))
 
     def best_single(self) -> str:
         """The member with the highest raw test ROC-AUC (what the ensemble must beat)."""
@@ -208,8 +219,7 @@ class EnsembleStudy:
                        self.best if self.best not in self.members else f"{self.best} (calibrated)"].items()}},
         )
         # faces softer than validation: "uncertain" where this bundle was measured wrong on them
-        models = load_members(self.dataset, self.members)
-        crops, y_valid, _ = split_crops(self.dataset, "valid", max(s for _m, s in models.values()))
-        bundle.sharpness = fit_sharpness_check(bundle, models, crops, y_valid, op.target_accuracy, seed=self.seed)
+        bundle.sharpness = fit_sharpness_check(bundle, self.models_, self.valid_crops_, self.y_valid,
+                                               op.target_accuracy, seed=self.seed)
         bundle.save(folder)
         return bundle
