@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     for name, images in inputs.items():
         P, features = scores_and_features(models, images)
         for label, b in bundles.items():
-            p, verdicts = b.face_verdicts(P, features, b.fine_detail(images))
+            p, verdicts = b.face_verdicts(P, features, b.fine_detail(images), b.jpeg_quality(images))
             v = np.asarray(verdicts)
             decided = v != "uncertain"
             acc = accuracy_interval(y[decided], p[decided], b.threshold)

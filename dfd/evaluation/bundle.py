@@ -24,6 +24,7 @@ from dfd.evaluation.calibration import TemperatureScaler
 from dfd.evaluation.ensembles import _Ensemble, check_member_matrix, ensemble_from_dict
 from dfd.evaluation.ood import OodScorer, uncertain_rows
 from dfd.evaluation.score_range import ScoreRange
+from dfd.evaluation.compression import COMPRESSION_REASON, CompressionCheck, jpeg_qualities
 from dfd.evaluation.sharpness import SOFT_REASON, SharpnessCheck
 from dfd.io.hashing import sha256_file
 
@@ -116,6 +117,9 @@ class EnsembleBundle:
     # faces with less fine detail than the validation faces (dfd.evaluation.sharpness); when
     # its measured activation is on, their verdict is "uncertain" (older bundles: none)
     sharpness: SharpnessCheck | None = None
+    # photos compressed at or under the JPEG quality where the validation faces' verdicts broke
+    # down (dfd.evaluation.compression): "uncertain" when it is active (older bundles: none)
+    compression: CompressionCheck | None = None
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -265,16 +269,33 @@ class EnsembleBundle:
         return (f"{SOFT_REASON} (fine detail {float(fine_detail):.2f}, under {check.threshold_:.2f}: blurred, "
                 f"downscaled or enlarged{measured})")
 
+    def jpeg_quality(self, images) -> np.ndarray | None:
+        """Each image's estimated JPEG quality (:func:`dfd.evaluation.compression.jpeg_quality`:
+        a whole photo at inference, a compressed crop in the report), what :meth:`face_verdicts`
+        and :meth:`uncertain_reason` take; None for a bundle without the check."""
+        return None if self.compression is None else jpeg_qualities(images)
+
+    def compression_reason(self, jpeg_quality) -> str | None:
+        """Why an image whose estimated ``jpeg_quality`` is at or under the check's level is
+        "uncertain", when the check is active; otherwise None."""
+        check = self.compression
+        if check is None or not check.active_ or jpeg_quality is None or not check.is_heavy(jpeg_quality):
+            return None
+        acc = check.level_accuracy_[check.max_quality_]
+        return (f"{COMPRESSION_REASON} (JPEG quality about {float(jpeg_quality):.0f}; on validation faces saved at "
+                f"quality {check.max_quality_} these models' verdicts were right {acc['value']:.0%} of the time)")
+
     def uncertain_reason(self, members_out, members_far=(), p=None, p_in_domain=None,
-                         fine_detail=None) -> str | None:
+                         fine_detail=None, jpeg_quality=None) -> str | None:
         """Why a face is "uncertain" for being out of domain: every member is out for it
         (``members_out``), or one is far out (``members_far``: beyond :attr:`ood_worst_ratio`),
         or its verdict rests on members out of domain: the score ``p`` decides it one way and
         ``p_in_domain`` (:meth:`in_domain_scores`, the members in domain alone) does not
         decide it so; or it is softer than the validation faces (``fine_detail``,
-        :meth:`soft_reason`); otherwise None."""
+        :meth:`soft_reason`); or compressed harder than its verdicts hold on (``jpeg_quality``,
+        :meth:`compression_reason`); otherwise None."""
         reason = self._ood_reason(members_out, members_far, p, p_in_domain) if self.ood else None
-        return reason or self.soft_reason(fine_detail)
+        return reason or self.soft_reason(fine_detail) or self.compression_reason(jpeg_quality)
 
     def _ood_reason(self, members_out, members_far, p, p_in_domain) -> str | None:
         out, far = set(members_out), set(members_far) if self.ood_worst_ratio is not None else set()
@@ -298,35 +319,41 @@ class EnsembleBundle:
             out[name] = cal.transform(P[:, j]) if cal is not None else P[:, j]
         return out
 
-    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None):
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None, jpeg_quality=None):
         """``"uncertain"`` if ``lo <= p <= hi``, else ``"fake"`` if ``p >= threshold``, else
         ``"real"``. A scalar gives a string, an array a list of strings. ``members_out``,
-        ``members_far``, ``p_in_domain`` and ``fine_detail`` (with one score: the members out /
-        far out of domain for it, the score of the members in domain alone, the face's fine
-        detail) make the verdict ``"uncertain"`` when :meth:`uncertain_reason` gives a reason."""
+        ``members_far``, ``p_in_domain``, ``fine_detail`` and ``jpeg_quality`` (with one score: the
+        members out / far out of domain for it, the score of the members in domain alone, the
+        face's fine detail, the image's estimated JPEG quality) make the verdict ``"uncertain"``
+        when :meth:`uncertain_reason` gives a reason."""
         arr = np.asarray(p, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError("cannot give a verdict for a NaN/inf score")
         lo, hi = self.uncertain_band
         v = np.where((arr >= lo) & (arr <= hi), "uncertain", np.where(arr >= self.threshold, "fake", "real"))
-        if members_out is not None or fine_detail is not None:
+        if members_out is not None or fine_detail is not None or jpeg_quality is not None:
             if v.ndim:
-                raise ValueError("members_out and fine_detail go with one score, not with an array of them")
-            if self.uncertain_reason(members_out or [], members_far, float(arr), p_in_domain, fine_detail):
+                raise ValueError("members_out, fine_detail and jpeg_quality go with one score, not with an array of them")
+            if self.uncertain_reason(members_out or [], members_far, float(arr), p_in_domain, fine_detail, jpeg_quality):
                 return "uncertain"
         return str(v) if v.ndim == 0 else v.tolist()
 
     def face_verdicts(self, P_members, features: Mapping[str, np.ndarray],
-                      fine_detail=None) -> tuple[np.ndarray, list[str]]:
+                      fine_detail=None, jpeg_quality=None) -> tuple[np.ndarray, list[str]]:
         """How the engine decides faces: their calibrated P(fake) (:meth:`score_faces`: members
         out left out) and each face's verdict by :meth:`verdict`, made ``"uncertain"`` where
         the out-of-domain rule puts the face out (:func:`dfd.evaluation.ood.uncertain_rows`:
         every member out, or one far out, or a verdict that the members in domain alone do not
         give: :meth:`uncertain_reason`) or where it is soft (``fine_detail``: :meth:`fine_detail`
-        of the crops, needed when the bundle's check is active), as it does for a file's deciding face."""
+        of the crops, needed when the bundle's check is active) or compressed too hard
+        (``jpeg_quality``: :meth:`jpeg_quality`, needed when that check is active), as it does
+        for a file's deciding face."""
         if self.sharpness is not None and self.sharpness.active_ and fine_detail is None:
             raise ValueError("this bundle's sharpness check is active: pass each face's fine_detail "
                              "(EnsembleBundle.fine_detail of the crops)")
+        if self.compression is not None and self.compression.active_ and jpeg_quality is None:
+            raise ValueError("this bundle's compression check is active: pass each face's jpeg_quality "
+                             "(EnsembleBundle.jpeg_quality of the images)")
         p, ood = self.score_faces(P_members, features)
         verdicts = np.asarray(self.verdict(p), dtype=object).reshape(-1)
         if self.ood:
@@ -338,6 +365,8 @@ class EnsembleBundle:
                 verdicts[compared[np.asarray(self.verdict(p_in[compared]), dtype=object) != verdicts[compared]]] = "uncertain"
         if self.sharpness is not None and self.sharpness.active_:
             verdicts[self.sharpness.is_soft(np.asarray(fine_detail, dtype=np.float64).reshape(len(p)))] = "uncertain"
+        if self.compression is not None and self.compression.active_:
+            verdicts[self.compression.is_heavy(np.asarray(jpeg_quality, dtype=np.float64).reshape(len(p)))] = "uncertain"
         return p, verdicts.tolist()
 
     def to_dict(self) -> dict:
@@ -360,6 +389,7 @@ class EnsembleBundle:
             "subset_ensembles": {"+".join(sub): {"name": kind, "ensemble": ens.to_dict(), "calibrator": cal.to_dict()}
                                  for sub, (kind, ens, cal) in self.subset_ensembles.items()},
             "sharpness": None if self.sharpness is None else self.sharpness.to_dict(),
+            "compression": None if self.compression is None else self.compression.to_dict(),
         }
 
     @classmethod
@@ -386,6 +416,7 @@ class EnsembleBundle:
                                                         TemperatureScaler.from_dict(e["calibrator"]))
                                   for k, e in (d.get("subset_ensembles") or {}).items()},
                 sharpness=None if d.get("sharpness") is None else SharpnessCheck.from_dict(d["sharpness"]),
+                compression=None if d.get("compression") is None else CompressionCheck.from_dict(d["compression"]),
             )
         except DfdError:
             raise

@@ -202,15 +202,38 @@ def soft_verdicts_table(rows: list[dict], check: dict | None) -> list[str]:
                   f"the check the bundle {measured} (blurred or downscaled validation faces), so the check is "
                   f"**{'active' if check['active'] else 'inactive'}**: a face under the threshold is "
                   f"{'`uncertain`' if check['active'] else 'flagged, its verdict kept'}.", ""]
-    parts += ["| input | rule | flagged soft | decided | accuracy of the decided [95% CI] | real faces called fake |",
-              "|---|---|---|---|---|---|"]
+    return parts + check_verdicts_rows(rows, "flagged_soft", "flagged soft")
+
+
+def check_verdicts_rows(rows: list[dict], flagged_key: str, flagged_title: str) -> list[str]:
+    """The table of :func:`dfd.evaluation.check_verdicts.verdicts_with_and_without`'s rows."""
+    parts = [f"| input | rule | {flagged_title} | decided | accuracy of the decided [95% CI] | real faces called fake |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         acc = (f"{r['accuracy_decided']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] ({r['n_decided']})"
                if r["n_decided"] else "none decided")
-        soft = "" if r["flagged_soft"] is None else f"{r['flagged_soft']:.0%}"
-        parts.append(f"| {r['input']} | {r['rule']} | {soft} | {r['decided']:.1%} | {acc} | "
+        flagged = "" if r[flagged_key] is None else f"{r[flagged_key]:.0%}"
+        parts.append(f"| {r['input']} | {r['rule']} | {flagged} | {r['decided']:.1%} | {acc} | "
                      f"{r['real_called_fake']}/{r['n_real']} |")
     return parts + [""]
+
+
+def compressed_verdicts_table(rows: list[dict], check: dict | None) -> list[str]:
+    """results.md's section on heavily compressed faces (:func:`dfd.evaluation.compression.compressed_verdicts`
+    and the bundle's check, from metrics.json)."""
+    parts = ["## Verdicts on JPEG-compressed test faces (compression check)", ""]
+    if check:
+        levels = []
+        for q, acc in check["level_accuracy"].items():
+            levels.append(f"{q}: {acc['value']:.3f}{decided_counts(acc)}" if acc.get("n") else f"{q}: none decided")
+        state = (f"**active**: a photo read at JPEG quality {check['max_quality']} or lower (within 2; and more than 2 under "
+                 f"{check['reference_quality']:.0f}, the 1% tail of the {check['n_reference']} validation photos' "
+                 "own quality) is `uncertain`" if check["max_quality"] is not None else
+                 "**inactive**: no level missed it credibly, so no verdict changes")
+        parts += [f"Without the check, the bundle's decided verdicts on the validation faces saved at each JPEG quality "
+                  f"were right (accuracy, decided): {'; '.join(levels)}. Target {check['target']:.0%}; the check is "
+                  f"{state}.", ""]
+    return parts + check_verdicts_rows(rows, "flagged", "flagged")
 
 
 def write_results_md(dataset: str) -> Path:
@@ -255,6 +278,8 @@ def write_results_md(dataset: str) -> Path:
             parts += robustness_table(ev["robustness"], ev.get("robustness_margins") or [])
         if ev.get("soft_verdicts"):
             parts += soft_verdicts_table(ev["soft_verdicts"], ev.get("sharpness_check"))
+        if ev.get("compressed_verdicts"):
+            parts += compressed_verdicts_table(ev["compressed_verdicts"], ev.get("compression_check"))
     video = m.get("video")
     if video and video.get("frames_table"):
         parts += ["## Video: frames per video", ""]

@@ -156,7 +156,7 @@ def fit_sharpness_check(bundle, models: Mapping, valid_images, y_valid, target: 
     soft = check.is_soft(check.measure(copies))
     acc = accuracy_interval([], [])
     if soft.any():
-        without_check = dataclasses.replace(bundle, sharpness=None)
+        without_check = dataclasses.replace(bundle, sharpness=None, compression=None)
         p, verdicts = without_check.face_verdicts(*scores_and_features(models, copies[soft]))
         decided = np.asarray(verdicts) != "uncertain"
         if decided.any():
@@ -170,34 +170,12 @@ REPORTED_SOFTENINGS = (("gaussian_blur_sigma", 1.0), ("downscale", 0.5))
 
 def soft_verdicts(bundle, models: Mapping, images, y, seed: int = 0):
     """What the engine decides on ``images`` (test crops) as given and softened
-    (:data:`REPORTED_SOFTENINGS`), with the bundle's sharpness check and without it: one row per
-    input and rule with the share flagged soft, the share decided, the decided accuracy with its
-    Wilson interval and the real faces called fake (a DataFrame)."""
-    import dataclasses
-
-    import pandas as pd
-
+    (:data:`REPORTED_SOFTENINGS`), with the bundle's sharpness check and without it
+    (:func:`dfd.evaluation.check_verdicts.verdicts_with_and_without`; column ``flagged_soft``)."""
+    from dfd.evaluation.check_verdicts import verdicts_with_and_without
     from dfd.evaluation.corruptions import corrupt
-    from dfd.evaluation.scoring import scores_and_features
-    from dfd.metrics import accuracy_interval
 
-    y = np.asarray(y, dtype=np.int64)
-    rules = {"without the check": dataclasses.replace(bundle, sharpness=None)}
-    if bundle.sharpness is not None:
-        rules["with the check" + ("" if bundle.sharpness.active_ else " (inactive)")] = bundle
-    rows = []
-    for kind, level in (("none", 0), *REPORTED_SOFTENINGS):
-        x = images if kind == "none" else corrupt(images, kind, level, seed=seed)
-        P, features = scores_and_features(models, x)
-        detail = bundle.fine_detail(x)
-        for rule, b in rules.items():
-            p, verdicts = b.face_verdicts(P, features, detail)
-            v = np.asarray(verdicts)
-            decided = v != "uncertain"
-            acc = accuracy_interval(y[decided], p[decided], bundle.threshold)
-            rows.append({"input": "clean" if kind == "none" else f"{kind} {level:g}", "rule": rule,
-                         "flagged_soft": None if detail is None else float(bundle.sharpness.is_soft(detail).mean()),
-                         "decided": float(decided.mean()), "accuracy_decided": acc["value"],
-                         "ci_low": acc["ci_low"], "ci_high": acc["ci_high"], "n_decided": acc["n"],
-                         "real_called_fake": int(((v == "fake") & (y == 0)).sum()), "n_real": int((y == 0).sum())})
-    return pd.DataFrame(rows)
+    inputs = [("clean", images)] + [(f"{kind} {level:g}", corrupt(images, kind, level, seed=seed))
+                                    for kind, level in REPORTED_SOFTENINGS]
+    return verdicts_with_and_without(bundle, models, inputs, y, "sharpness", "flagged_soft",
+                                     lambda check, detail, _quality: check.is_soft(detail))

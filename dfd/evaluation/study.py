@@ -12,6 +12,7 @@ import pandas as pd
 
 from dfd.data.prepare import load_manifest
 from dfd.evaluation.bundle import SAVED_OOD_COMBINE, EnsembleBundle, MemberEntry
+from dfd.evaluation.compression import fit_compression_check
 from dfd.evaluation.corruptions import corrupted_copies
 from dfd.evaluation.ensembles import choose_best, fit_ensembles, fit_subset_ensembles
 from dfd.evaluation.leakage import assert_no_leakage
@@ -192,6 +193,12 @@ class EnsembleStudy:
         return crops_in_order(self.dataset, "valid", self.table.path[self.valid_idx],
                               max(s for _m, s in self.models_.values()))
 
+    def valid_photo_files(self) -> list[str]:
+        """The source photos of the validation crops (video frames left out), once each."""
+        manifest = load_manifest(data_dir(self.dataset) / "manifest.csv")
+        rows = manifest[manifest.path.isin(set(self.table.path[self.valid_idx])) & (manifest.frame < 0)]
+        return rows.source_path.drop_duplicates().tolist()
+
     def best_single(self) -> str:
         """The member with the highest raw test ROC-AUC (what the ensemble must beat)."""
         return max(self.members, key=lambda m: self.metrics[f"{m} (raw)"]["roc_auc"]["value"] or 0)
@@ -221,5 +228,8 @@ class EnsembleStudy:
         # faces softer than validation: "uncertain" where this bundle was measured wrong on them
         bundle.sharpness = fit_sharpness_check(bundle, self.models_, self.valid_crops_, self.y_valid,
                                                op.target_accuracy, seed=self.seed)
+        # photos compressed harder than its verdicts held on: "uncertain" where it was measured wrong on them
+        bundle.compression = fit_compression_check(bundle, self.models_, self.valid_crops_, self.y_valid,
+                                                   op.target_accuracy, valid_files=self.valid_photo_files())
         bundle.save(folder)
         return bundle

@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from dfd.errors import BadInputError, DfdError  # noqa: E402
 from dfd.evaluation.bundle import EnsembleBundle  # noqa: E402
+from dfd.evaluation.compression import jpeg_quality  # noqa: E402
 from dfd.faces import INFERENCE, Face, FaceDetector, align_face, centre_square, choose_main_face  # noqa: E402
 from dfd.faces.plausibility import implausible_because  # noqa: E402
 from dfd.inference.deciding import deciding_faces, no_face_reason, scored_faces  # noqa: E402
@@ -149,25 +150,27 @@ class Detector:
         d["limits"] = asdict(self.limits)
         return d
 
-    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None) -> str:
+    def verdict(self, p, members_out=None, members_far=(), p_in_domain=None, fine_detail=None,
+                jpeg_quality=None) -> str:
         """The verdict for a calibrated P(fake) with the members out (and far out) of domain
-        for it, the score of the members in domain alone and the face's fine detail: the
-        bundle's rule (:meth:`EnsembleBundle.verdict`), the only one; no score (``None``) is
-        ``"no_face"``."""
+        for it, the score of the members in domain alone, the face's fine detail and the
+        photo's estimated JPEG quality: the bundle's rule (:meth:`EnsembleBundle.verdict`), the
+        only one; no score (``None``) is ``"no_face"``."""
         if p is None:
             return "no_face"
-        return self.bundle.verdict(p, members_out, members_far, p_in_domain, fine_detail)
+        return self.bundle.verdict(p, members_out, members_far, p_in_domain, fine_detail, jpeg_quality)
 
     def decide(self, res: AnalysisResult, p: float, members_out: list[str], members_far: list[str] = (),
                members_beyond_range: list[str] = (), p_in_domain: float | None = None,
-               fine_detail: float | None = None) -> None:
-        """Set ``res``'s score, verdict, per-file OOD and sharpness summaries and
+               fine_detail: float | None = None, jpeg_quality: float | None = None) -> None:
+        """Set ``res``'s score, verdict, per-file OOD, sharpness and compression summaries and
         ``uncertain_reason`` from the deciding face (image) or track (video), the members out /
         far out of domain for it (and those whose score left its validation range: left out of
         ``p``, not a reason), the score of the members in domain alone (None when none is out)
-        and its fine detail (None without the bundle's sharpness check)."""
+        its fine detail (None without the bundle's sharpness check) and the photo's estimated JPEG
+        quality (None for a video or without the bundle's compression check)."""
         res.p_fake = p
-        res.verdict = self.verdict(p, members_out, members_far, p_in_domain, fine_detail)
+        res.verdict = self.verdict(p, members_out, members_far, p_in_domain, fine_detail, jpeg_quality)
         ood_reason = self.bundle.uncertain_reason(members_out, members_far, p, p_in_domain)
         if self.bundle.ood:
             res.ood = {"checked": sorted(self.bundle.ood), "members_out": list(members_out),
@@ -178,7 +181,12 @@ class Detector:
         if check is not None and fine_detail is not None:
             res.sharpness = {"fine_detail": float(fine_detail), "threshold": check.threshold_,
                              "soft": bool(check.is_soft(fine_detail)), "active": check.active_}
-        res.uncertain_reason = ood_reason or self.bundle.soft_reason(fine_detail)
+        compression = self.bundle.compression
+        if compression is not None and jpeg_quality is not None:
+            res.compression = {"jpeg_quality": float(jpeg_quality), "max_quality": compression.max_quality_,
+                               "heavy": bool(compression.is_heavy(jpeg_quality)), "active": compression.active_}
+        res.uncertain_reason = (ood_reason or self.bundle.soft_reason(fine_detail)
+                                or self.bundle.compression_reason(jpeg_quality))
 
     def warmup(self) -> None:
         """Trace the detector and model graphs now (the first analysis is otherwise ~1-2 s slower)."""
@@ -318,8 +326,15 @@ class Detector:
         res.faces = faces
         res.decided_by = best
         res.member_scores = dict(faces[best].member_scores)
+        # the photo's JPEG history is read from the whole image, on the grid it was saved on
+        quality = None
+        if self.bundle.compression is not None:
+            t = time.perf_counter()
+            quality = jpeg_quality(rgb)
+            clock.add("compression", time.perf_counter() - t)
         self.decide(res, faces[best].p_fake, faces[best].members_out, faces[best].members_far,
-                    faces[best].members_beyond_range, faces[best].p_fake_in_domain, faces[best].fine_detail)
+                    faces[best].members_beyond_range, faces[best].p_fake_in_domain, faces[best].fine_detail,
+                    quality)
         return res
 
     def _candidates(self, rgb: np.ndarray, frame_index: int | None = None, faces=None,

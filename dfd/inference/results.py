@@ -129,6 +129,10 @@ class AnalysisResult:
     # the deciding face's / track's sharpness check (dfd.evaluation.sharpness): {"fine_detail",
     # "threshold", "soft": under it, "active": soft faces are "uncertain" for this bundle}; None without it
     sharpness: dict | None = None
+    # a photo's compression check (dfd.evaluation.compression): {"jpeg_quality": estimated from the
+    # pixels (100: no JPEG grid), "max_quality": the highest quality level where the validation faces'
+    # verdicts broke down (None: none did), "heavy": at or under it, "active"}; None for a video or without it
+    compression: dict | None = None
     uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
 
     @property
@@ -169,6 +173,9 @@ class AnalysisResult:
             "sharpness": None if self.sharpness is None else {
                 "fine_detail": _r(self.sharpness["fine_detail"]), "threshold": _r(self.sharpness["threshold"]),
                 "soft": bool(self.sharpness["soft"]), "active": bool(self.sharpness["active"])},
+            "compression": None if self.compression is None else {
+                "jpeg_quality": _r(self.compression["jpeg_quality"]), "max_quality": self.compression["max_quality"],
+                "heavy": bool(self.compression["heavy"]), "active": bool(self.compression["active"])},
             "uncertain_reason": self.uncertain_reason,
         }
 

@@ -43,6 +43,7 @@ from dfd.evaluation.plots import (interactive_roc_html, plot_confusion_matrix, p
                                   plot_risk_coverage, plot_robustness, plot_roc_curves, plot_score_histograms)
 from dfd.evaluation.report import decided_counts, margin_summary, save_figure, update_metrics, write_results_md
 from dfd.evaluation.scoring import IMAGE_MODELS, bundle_combine, scores_and_features
+from dfd.evaluation.compression import compressed_verdicts
 from dfd.evaluation.sharpness import soft_verdicts
 from dfd.evaluation.study import EnsembleStudy, cross_dataset_matrix, load_members, test_split
 from dfd.paths import reports_dir
@@ -180,7 +181,8 @@ ood = ood_rates(models, bundle.ood, x_test, n_foreign=4 if smoke else 16, seed=s
                 worst_ratio=bundle.ood_worst_ratio)
 display(ood.pivot_table(index=["input", "level"], columns="member", values="flagged", sort=False).round(2))
 # what the engine decides on the clean test faces: the band and the out-of-domain rule together
-p_engine, verdicts = bundle.face_verdicts(*scores_and_features(models, x_test), bundle.fine_detail(x_test))
+p_engine, verdicts = bundle.face_verdicts(*scores_and_features(models, x_test), bundle.fine_detail(x_test),
+                                          bundle.jpeg_quality(x_test))
 engine_decided = np.array([v != "uncertain" for v in verdicts])
 decided_engine = accuracy_interval(y_sweep[engine_decided], p_engine[engine_decided], bundle.threshold)
 engine_acc = decided_engine["value"] if decided_engine["n"] else float("nan")
@@ -205,6 +207,26 @@ print(f"sharpness check: threshold {check.threshold_:.3f} at {check.size_} px; s
       + f"; active (their accuracy credibly under {acc_soft['target']:.0%}): {check.active_}")
 softened = soft_verdicts(bundle, models, x_test, y_sweep, seed=seed)
 display(softened.round(3))
+''',
+    '''#md
+## Photos compressed harder than the verdicts hold on
+
+The sharpness check does not see JPEG compression (block edges add fine detail), yet heavy compression moves the
+scores too. The bundle's compression check (`dfd.evaluation.compression`) reads a photo's JPEG quality from its pixels
+(the 8x8 grid's DCT coefficients lie near multiples of the quantisation steps; 100 where no grid shows) and makes its
+verdict `uncertain` at or under the highest quality level at which the bundle's verdicts on JPEG copies of the
+validation faces missed the target accuracy credibly (the upper end of their Wilson interval below it) — never for a
+photo at least as good as the validation photos themselves. Below: that measurement per level, then the engine's
+verdicts on the test faces as given and saved at JPEG 70, 50 and 30, with and without the check. The copies here are
+compressed crops; an analyst's photo is compressed as a whole (`scripts/measure_file_verdicts.py` measures that).
+''',
+    '''
+jpeg_check = bundle.compression
+print(f"compression check: active {jpeg_check.active_}, flags JPEG quality up to {jpeg_check.max_quality_} "
+      f"(validation photos' own quality, 1% tail: {jpeg_check.reference_quality_:.0f} of {jpeg_check.n_reference_})")
+display(pd.DataFrame(jpeg_check.level_accuracy_).T.rename_axis("JPEG quality").round(3))
+jpeg_verdicts = compressed_verdicts(bundle, models, x_test, y_sweep)
+display(jpeg_verdicts.round(3))
 ''',
     '''#md
 ## Container sensitivity
@@ -242,6 +264,8 @@ payload = {
     "ood_rates": ood.to_dict(orient="records"),
     "sharpness_check": check.to_dict(),
     "soft_verdicts": softened.replace({np.nan: None}).to_dict(orient="records"),  # none decided: null, not NaN
+    "compression_check": jpeg_check.to_dict(),
+    "compressed_verdicts": jpeg_verdicts.replace({np.nan: None}).to_dict(orient="records"),
 }
 update_metrics(dataset, "evaluation", payload)
 print("wrote", write_results_md(dataset))

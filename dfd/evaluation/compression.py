@@ -1,0 +1,236 @@
+"""A photo compressed harder than a bundle's verdicts were found to hold on: its JPEG quality,
+read from the pixels, against the quality at which the validation faces' verdicts broke down.
+
+On the dfd-default test photos re-saved as whole files at JPEG quality 50, the engine decides
+41% of them at accuracy 0.75 and calls 8 of the 58 real photos fake (docs/experiments.md,
+session 22): the members' out-of-domain scorers and the sharpness check (block edges add fine
+detail) do not notice. The file itself says how hard it was compressed:
+
+* :func:`jpeg_quality` estimates the IJG quality (the scale libjpeg, OpenCV and PIL use) of
+  the coarsest JPEG compression whose 8x8 grid, anchored at the image's top-left corner, its
+  luminance still shows: a decoded JPEG's block DCT coefficients lie near multiples of the
+  quantisation steps. It reads any container (a PNG of a JPEG too) and gives 100 where no
+  grid is left (never compressed, or resized or cropped off the grid since);
+* :class:`CompressionCheck` keeps the highest quality level at which the bundle's verdicts on
+  JPEG-compressed copies of the validation faces were credibly less accurate than the band
+  promises (the Wilson interval's upper end under the target; :func:`fit_compression_check`);
+  a photo estimated at or under that level (within the estimate's error) is "uncertain" —
+  unless the validation photos themselves were saved that hard (faces140k's are JPEG quality
+  75): a file at least as good as the lower tail of theirs is what the band was set on. None
+  such level: the check stays inactive and changes no verdict. Qualities between a failing
+  level and the next, milder one were not measured and keep their verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+# the qualities the validation copies are compressed at, mildest first
+JPEG_LEVELS = (90, 80, 70, 60, 50, 40, 30)
+ESTIMATE_TOLERANCE = 2  # jpeg_quality reads a file up to ~2 under the quality it was saved at
+NO_TRACE = 100.0  # what jpeg_quality gives where it sees no JPEG grid
+COMPRESSION_REASON = "compressed harder than these models' verdicts hold on"
+
+# the IJG (JPEG standard, Annex K) luminance quantisation table
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64).reshape(8, 8)
+_k = np.arange(8)
+_DCT = np.sqrt(2 / 8) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 16)  # orthonormal DCT-II
+_DCT[0] /= np.sqrt(2)
+_DCT = _DCT.astype(np.float32)
+# the low-frequency AC coefficients read: the ones most blocks carry, whatever the content
+_U, _V = np.nonzero((_k[:, None] + _k[None, :] > 0) & (_k[:, None] + _k[None, :] <= 4))
+_QUALITIES = np.arange(10, 97)  # above 96 most of these steps are 1: nothing to see
+_MIN_COEFFICIENTS = 30  # fewer non-zero coefficients than this at a step: no evidence
+_PERIODICITY = 0.5  # mean cos(2 pi c / step) of a grid's coefficients; ~0 without one
+MAX_BLOCKS = 1024  # blocks read per image, evenly spread (speed on large photos)
+
+
+def _steps(quality: int) -> np.ndarray:
+    """The IJG luminance steps at ``quality`` for the coefficients read."""
+    scale = 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality
+    return np.clip(np.floor((_IJG_LUMA * scale + 50.0) / 100.0), 1, 255)[_U, _V]
+
+
+_STEPS = np.stack([_steps(int(q)) for q in _QUALITIES])
+
+
+def _block_coefficients(image: np.ndarray, max_blocks: int) -> np.ndarray:
+    """``(blocks, coefficients)``: the read DCT coefficients of the luminance's 8x8 blocks on the
+    grid anchored at the top-left corner (at most ``max_blocks`` blocks, evenly spread)."""
+    y = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 0]
+    rows, cols = y.shape[0] // 8, y.shape[1] // 8
+    stride = max(1, int(np.ceil(np.sqrt(rows * cols / max_blocks))))
+    blocks = y[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8)[::stride, :, ::stride].transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(-1, 8, 8).astype(np.float32) - 128.0
+    coefficients = _DCT @ blocks @ _DCT.T
+    return coefficients[:, _U, _V]
+
+
+def _periodicity(c: np.ndarray, steps: np.ndarray) -> float | None:
+    """Mean cos(2 pi c / step) over the coefficients at least half a step from zero (None with
+    fewer than :data:`_MIN_COEFFICIENTS` of them): ~1 on a grid of these steps, ~0 off it."""
+    evidence = (np.abs(c) >= steps / 2) & (steps > 1)
+    if evidence.sum() < _MIN_COEFFICIENTS:
+        return None
+    return float(np.mean(np.cos((2 * np.pi) * (c / steps)[evidence])))
+
+
+def jpeg_quality(image, max_blocks: int = MAX_BLOCKS) -> float:
+    """The IJG quality (10-96) of the coarsest JPEG compression whose grid ``image`` (uint8 RGB,
+    ``(h, w, 3)``) still shows, or :data:`NO_TRACE` (100) where it shows none.
+
+    From the coarsest steps up (every third quality, then each one near the first hit), the
+    first quality whose non-zero coefficients lie near multiples of its steps (periodicity above
+    0.5, at least 30 coefficients) marks the grid; the steps of milder qualities divide a coarse
+    grid's too, so the coarsest one is the one applied, and of the qualities near it the one
+    whose steps fit best is the answer (within about 2 of the true quality). Files of non-IJG
+    tables (some cameras) read at the nearest IJG quality or not at all."""
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
+        raise ValueError(f"expected an RGB image of at least 8x8 pixels, got shape {arr.shape}")
+    c = _block_coefficients(np.clip(arr, 0, 255).astype(np.uint8), max_blocks)
+    for i in range(0, len(_QUALITIES), 3):
+        score = _periodicity(c, _STEPS[i])
+        if score is not None and score > _PERIODICITY:
+            near = range(max(0, i - 3), min(len(_QUALITIES), i + 10))
+            scores = {j: _periodicity(c, _STEPS[j]) for j in near}
+            return float(_QUALITIES[max((j for j in near if scores[j] is not None), key=lambda j: scores[j])])
+    return NO_TRACE
+
+
+def jpeg_qualities(images) -> np.ndarray:
+    """:func:`jpeg_quality` of each image of ``(n, h, w, 3)``."""
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[None]
+    return np.array([jpeg_quality(im) for im in arr], dtype=np.float64)
+
+
+class CompressionCheck:
+    """Flags an image whose :func:`jpeg_quality` is at most ``max_quality_ + ESTIMATE_TOLERANCE``
+    and under ``reference_quality_ - ESTIMATE_TOLERANCE`` (both within the estimate's error): ``max_quality_`` is the highest of the levels at which the
+    bundle's decided verdicts on compressed validation copies were credibly under the target
+    accuracy (None: none was, the check is inactive); ``reference_quality_`` the split-conformal
+    lower 1% tail of the validation files' own estimated qualities (100 where unknown).
+    ``level_accuracy_``: level -> that measurement (``dfd.metrics.accuracy_interval`` of the
+    decided copies)."""
+
+    def fit(self, level_accuracy: Mapping, target: float, reference_qualities=None) -> CompressionCheck:
+        """``level_accuracy``: quality level -> accuracy interval (``value``, ``ci_low``,
+        ``ci_high``, ``n``; ``n`` = 0 when none was decided) of the decided copies at it;
+        ``reference_qualities``: :func:`jpeg_quality` of the validation files (None: unknown)."""
+        from dfd.evaluation.ood import conformal_quantile
+
+        if not level_accuracy:
+            raise ValueError("level_accuracy needs at least one quality level")
+        ref = np.asarray([] if reference_qualities is None else reference_qualities, dtype=np.float64)
+        self.reference_quality_ = float(-conformal_quantile(-ref, 0.99)) if ref.size else NO_TRACE
+        self.n_reference_ = int(ref.size)
+        self.target_ = float(target)
+        self.level_accuracy_ = {int(q): {k: a.get(k) for k in ("correct", "value", "ci_low", "ci_high", "n")}
+                                for q, a in sorted(level_accuracy.items(), reverse=True)}
+        failing = [q for q, a in self.level_accuracy_.items() if a.get("n") and a["ci_high"] < self.target_]
+        self.max_quality_ = max(failing) if failing else None
+        return self
+
+    @property
+    def active_(self) -> bool:
+        self._check_fitted()
+        return self.max_quality_ is not None
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "level_accuracy_"):
+            raise ValueError("this CompressionCheck is not fitted yet: call fit(level_accuracy, target)")
+
+    def is_heavy(self, quality) -> np.ndarray:
+        """True for each estimated quality at most ``max_quality_ + ESTIMATE_TOLERANCE`` and more
+        than that tolerance under ``reference_quality_`` (never when inactive)."""
+        self._check_fitted()
+        q = np.asarray(quality, dtype=np.float64)
+        if self.max_quality_ is None:
+            return np.zeros(q.shape, bool)
+        return (q <= self.max_quality_ + ESTIMATE_TOLERANCE) & (q < self.reference_quality_ - ESTIMATE_TOLERANCE)
+
+    def to_dict(self) -> dict:
+        self._check_fitted()
+        return {"kind": "jpeg_compression", "target": self.target_, "max_quality": self.max_quality_,
+                "reference_quality": self.reference_quality_, "n_reference": self.n_reference_,
+                "level_accuracy": {str(q): a for q, a in self.level_accuracy_.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> CompressionCheck:
+        if d.get("kind") != "jpeg_compression":
+            raise ValueError(f"not a compression check: kind {d.get('kind')!r}")
+        self = cls().fit({int(q): a for q, a in d["level_accuracy"].items()}, d["target"])
+        if self.max_quality_ != d.get("max_quality"):
+            raise ValueError("compression check: max_quality does not follow from its level accuracies")
+        self.reference_quality_, self.n_reference_ = float(d["reference_quality"]), int(d["n_reference"])
+        return self
+
+
+def compressed(images, quality: int) -> np.ndarray:
+    """Every crop of ``images`` saved as a JPEG at ``quality`` and decoded."""
+    from dfd.evaluation.corruptions import corrupt
+
+    return corrupt(np.asarray(images), "jpeg_quality", int(quality))
+
+
+def file_qualities(paths) -> np.ndarray:
+    """:func:`jpeg_quality` of each readable photo among ``paths`` (a dataset's source files;
+    the ones missing or unreadable are left out)."""
+    from dfd.errors import DfdError
+    from dfd.io.images import load_image
+
+    out = []
+    for path in paths:
+        try:
+            out.append(jpeg_quality(load_image(path)))
+        except (DfdError, OSError, ValueError):
+            continue
+    return np.asarray(out, dtype=np.float64)
+
+
+def fit_compression_check(bundle, models: Mapping, valid_images, y_valid, target: float,
+                          levels: Sequence[int] = JPEG_LEVELS, valid_files=()) -> CompressionCheck:
+    """The check for ``bundle`` (an :class:`~dfd.evaluation.bundle.EnsembleBundle` whose band,
+    out-of-domain rules and sharpness check are set): its verdicts
+    (:meth:`~dfd.evaluation.bundle.EnsembleBundle.face_verdicts`, without this check) on the
+    validation crops compressed at each of ``levels``, the decided ones' accuracy per level;
+    ``valid_files``: the validation photos the crops came from (their own JPEG quality is the
+    reference). ``models``: name -> (model, input size), as
+    :func:`dfd.evaluation.scoring.load_members` gives."""
+    import dataclasses
+
+    from dfd.evaluation.scoring import scores_and_features
+    from dfd.metrics import accuracy_interval
+
+    without_check = dataclasses.replace(bundle, compression=None)
+    y = np.asarray(y_valid, dtype=np.int64)
+    measured = {}
+    for q in levels:
+        x = compressed(valid_images, q)
+        p, verdicts = without_check.face_verdicts(*scores_and_features(models, x), bundle.fine_detail(x))
+        decided = np.asarray(verdicts) != "uncertain"
+        measured[int(q)] = accuracy_interval(y[decided], np.asarray(p)[decided], bundle.threshold)
+    return CompressionCheck().fit(measured, target, file_qualities(valid_files))
+
+
+# the qualities the report shows verdicts at (issue 19's JPEG 50 among them)
+REPORTED_QUALITIES = (70, 50, 30)
+
+
+def compressed_verdicts(bundle, models: Mapping, images, y):
+    """What the engine decides on ``images`` (test crops) as given and compressed at
+    :data:`REPORTED_QUALITIES`, with the bundle's compression check and without it
+    (:func:`dfd.evaluation.check_verdicts.verdicts_with_and_without`; column ``flagged``)."""
+    from dfd.evaluation.check_verdicts import verdicts_with_and_without
+
+    inputs = [("clean", images)] + [(f"JPEG {q}", compressed(images, q)) for q in REPORTED_QUALITIES]
+    return verdicts_with_and_without(bundle, models, inputs, y, "compression", "flagged",
+                                     lambda check, _detail, quality: check.is_heavy(quality))
