@@ -57,9 +57,10 @@ output:
   the validation faces; when the check is active such a file is uncertain ("softer than the
   faces these models were checked on ..."). With a bundle that has a compression check, a
   photo's "compression" ("jpeg_quality" read from its pixels, 100 where no JPEG grid shows;
-  "max_quality", the highest JPEG quality at which the validation faces' verdicts broke down;
-  "heavy", "active") says whether it was compressed that hard; when the check is active such
-  a photo is uncertain ("compressed harder than these models' verdicts hold on ...").
+  "failing_levels", the JPEG qualities at which the validation faces' verdicts broke down;
+  "flagged": nearest one of them and unlike the validation photos' own quality; "active"); when
+  the check is active a flagged photo is uncertain ("saved at a JPEG quality these models'
+  verdicts do not hold on ...").
   Files a folder scan leaves out (hidden, unsupported type, too large, unreadable, not a
   regular file) follow as records with verdict "skipped" and the "reason".
   --csv: one row per file with the same headline fields (a skipped file's reason in

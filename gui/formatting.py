@@ -48,7 +48,7 @@ NO_FACE_REASON_TEXTS = {
 def out_of_domain_text(result) -> str | None:
     """Why an "uncertain" verdict was given although the score alone would decide: the face
     is unlike the data the models were trained on, softer than the faces they were checked on,
-    or compressed harder than their verdicts hold on (the engine's ``uncertain_reason``), in plain words with the models whose check fired;
+    or saved at a JPEG quality their verdicts do not hold on (the engine's ``uncertain_reason``), in plain words with the models whose check fired;
     None when that is not the reason."""
     if not getattr(result, "uncertain_reason", None):
         return None
@@ -60,11 +60,10 @@ def out_of_domain_text(result) -> str | None:
                 "verdicts were wrong too often to trust, so none is given; check a sharper or original "
                 "copy of the file.")
     jpeg = getattr(result, "compression", None) or {}
-    if not ood.get("out_of_domain") and not sharp.get("soft") and jpeg.get("heavy") and jpeg.get("active"):
-        return (f"This photo was saved as a heavily compressed JPEG (quality about {jpeg['jpeg_quality']:.0f}). "
-                f"On copies of their own validation faces saved at quality {jpeg['max_quality']} or lower, these "
-                "models' verdicts were wrong too often to trust, so none is given; check the original or a "
-                "less compressed copy of the file.")
+    if not ood.get("out_of_domain") and not sharp.get("soft") and jpeg.get("flagged") and jpeg.get("active"):
+        return (f"This photo was saved as a JPEG of quality about {jpeg['jpeg_quality']:.0f}. On copies of their own "
+                "validation faces saved at such a quality, these models' verdicts were wrong too often to trust, so "
+                "none is given; check the original or a copy saved as the models' own data was.")
     if ood.get("members_far") and not ood.get("all_out"):
         which = f"far out of domain for: {', '.join(ood['members_far'])}"
     elif ood.get("members_out") and not ood.get("all_out"):

@@ -7,12 +7,12 @@ crops; an analyst's file is degraded as a whole and its face found, aligned and 
 engine. Here every test-split source photo of ``data/<dataset>/manifest.csv`` is analysed by
 :meth:`dfd.inference.Detector.analyze_array` as given and degraded as a file (JPEG 50, blur
 sigma 1, 0.5x downscale: ``dfd.external.robustness.EXTERNAL_CORRUPTIONS``, the levels issue 19
-names, and JPEG 70 and 30 beside it). Per input: ROC-AUC of the scores, the share decided and its
+names, and JPEG 70 and 30 beside it, or the qualities ``--jpeg`` names). Per input: ROC-AUC of the scores, the share decided and its
 accuracy with a Wilson interval, real photos called fake, the shares the sharpness check flags
-soft and the compression check heavy — for the saved bundle and for the same analysis without
+soft and the compression check flags — for the saved bundle and for the same analysis without
 the two checks (the verdict its other rules give).
 
-    python scripts/measure_file_verdicts.py [--dataset dfd-default]
+    python scripts/measure_file_verdicts.py [--dataset dfd-default] [--jpeg 90 80 70 30]
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="dfd-default")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jpeg", type=int, nargs="+", default=[70, 30],
+                    help="JPEG qualities the photos are also saved at (beside issue 19's 50)")
     args = ap.parse_args(argv)
 
     from dfd.data.prepare import load_manifest
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
 
     print(f"{args.dataset}: {len(test)} test photos; sharpness check {state(det.bundle.sharpness)}, "
           f"compression check {state(det.bundle.compression)}")
-    inputs = [("as given", None), ("jpeg_quality", 70), *EXTERNAL_CORRUPTIONS, ("jpeg_quality", 30)]
+    inputs = [("as given", None), *EXTERNAL_CORRUPTIONS, *(("jpeg_quality", q) for q in args.jpeg)]
     for kind, level in inputs:
         rng = np.random.default_rng(args.seed)
         results = []
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
             results.append(det.analyze_array(img if level is None else corrupt_one(img, kind, level, rng)))
         p = np.array([np.nan if r.p_fake is None else r.p_fake for r in results])
         soft = np.array([bool((r.sharpness or {}).get("soft")) for r in results])
-        heavy = np.array([bool((r.compression or {}).get("heavy")) for r in results])
+        flagged = np.array([bool((r.compression or {}).get("flagged")) for r in results])
         scored = np.isfinite(p)
         name = kind if level is None else f"{kind} {level:g}"
         for rule, verdicts in (("with the checks", [r.verdict for r in results]),
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
             acc = accuracy_interval(y[decided], p[decided], det.bundle.threshold)
             acc_text = f"{acc['value']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}] ({acc['n']})" if acc["n"] else "n/a"
             print(f"{name:22s} {rule:18s} ROC-AUC {roc_auc(y[scored], p[scored]):.3f}  soft {soft.mean():5.1%}  "
-                  f"heavy {heavy.mean():5.1%}  "
+                  f"jpeg-flagged {flagged.mean():5.1%}  "
                   f"decided {decided.mean():5.1%} at accuracy {acc_text}  real photos called fake "
                   f"{int(((v == 'fake') & (y == 0)).sum())}/{int((y == 0).sum())}  no_face {int((v == 'no_face').sum())}",
                   flush=True)

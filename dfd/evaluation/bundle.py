@@ -117,8 +117,8 @@ class EnsembleBundle:
     # faces with less fine detail than the validation faces (dfd.evaluation.sharpness); when
     # its measured activation is on, their verdict is "uncertain" (older bundles: none)
     sharpness: SharpnessCheck | None = None
-    # photos compressed at or under the JPEG quality where the validation faces' verdicts broke
-    # down (dfd.evaluation.compression): "uncertain" when it is active (older bundles: none)
+    # photos saved at a JPEG quality where the validation faces' verdicts broke down
+    # (dfd.evaluation.compression): "uncertain" when it is active (older bundles: none)
     compression: CompressionCheck | None = None
 
     def __post_init__(self):
@@ -276,14 +276,15 @@ class EnsembleBundle:
         return None if self.compression is None else jpeg_qualities(images)
 
     def compression_reason(self, jpeg_quality) -> str | None:
-        """Why an image whose estimated ``jpeg_quality`` is at or under the check's level is
-        "uncertain", when the check is active; otherwise None."""
+        """Why an image whose estimated ``jpeg_quality`` the check flags is "uncertain", when the
+        check is active; otherwise None."""
         check = self.compression
-        if check is None or not check.active_ or jpeg_quality is None or not check.is_heavy(jpeg_quality):
+        if check is None or not check.active_ or jpeg_quality is None or not check.is_flagged(jpeg_quality):
             return None
-        acc = check.level_accuracy_[check.max_quality_]
+        level = int(check.nearest_level(jpeg_quality))
         return (f"{COMPRESSION_REASON} (JPEG quality about {float(jpeg_quality):.0f}; on validation faces saved at "
-                f"quality {check.max_quality_} these models' verdicts were right {acc['value']:.0%} of the time)")
+                f"quality {level} these models' verdicts were right {check.level_accuracy_[level]['value']:.0%} "
+                "of the time)")
 
     def uncertain_reason(self, members_out, members_far=(), p=None, p_in_domain=None,
                          fine_detail=None, jpeg_quality=None) -> str | None:
@@ -292,7 +293,7 @@ class EnsembleBundle:
         or its verdict rests on members out of domain: the score ``p`` decides it one way and
         ``p_in_domain`` (:meth:`in_domain_scores`, the members in domain alone) does not
         decide it so; or it is softer than the validation faces (``fine_detail``,
-        :meth:`soft_reason`); or compressed harder than its verdicts hold on (``jpeg_quality``,
+        :meth:`soft_reason`); or saved at a JPEG quality its verdicts do not hold on (``jpeg_quality``,
         :meth:`compression_reason`); otherwise None."""
         reason = self._ood_reason(members_out, members_far, p, p_in_domain) if self.ood else None
         return reason or self.soft_reason(fine_detail) or self.compression_reason(jpeg_quality)
@@ -345,7 +346,7 @@ class EnsembleBundle:
         the out-of-domain rule puts the face out (:func:`dfd.evaluation.ood.uncertain_rows`:
         every member out, or one far out, or a verdict that the members in domain alone do not
         give: :meth:`uncertain_reason`) or where it is soft (``fine_detail``: :meth:`fine_detail`
-        of the crops, needed when the bundle's check is active) or compressed too hard
+        of the crops, needed when the bundle's check is active) or saved at such a JPEG quality
         (``jpeg_quality``: :meth:`jpeg_quality`, needed when that check is active), as it does
         for a file's deciding face."""
         if self.sharpness is not None and self.sharpness.active_ and fine_detail is None:
@@ -366,7 +367,7 @@ class EnsembleBundle:
         if self.sharpness is not None and self.sharpness.active_:
             verdicts[self.sharpness.is_soft(np.asarray(fine_detail, dtype=np.float64).reshape(len(p)))] = "uncertain"
         if self.compression is not None and self.compression.active_:
-            verdicts[self.compression.is_heavy(np.asarray(jpeg_quality, dtype=np.float64).reshape(len(p)))] = "uncertain"
+            verdicts[self.compression.is_flagged(np.asarray(jpeg_quality, dtype=np.float64).reshape(len(p)))] = "uncertain"
         return p, verdicts.tolist()
 
     def to_dict(self) -> dict:

@@ -1,5 +1,5 @@
-"""A photo compressed harder than a bundle's verdicts were found to hold on: its JPEG quality,
-read from the pixels, against the quality at which the validation faces' verdicts broke down.
+"""A photo saved at a JPEG quality a bundle's verdicts were found not to hold on: its quality,
+read from the pixels, against the qualities at which the validation faces' verdicts broke down.
 
 On the dfd-default test photos re-saved as whole files at JPEG quality 50, the engine decides
 41% of them at accuracy 0.75 and calls 8 of the 58 real photos fake (docs/experiments.md,
@@ -11,14 +11,13 @@ detail) do not notice. The file itself says how hard it was compressed:
   luminance still shows: a decoded JPEG's block DCT coefficients lie near multiples of the
   quantisation steps. It reads any container (a PNG of a JPEG too) and gives 100 where no
   grid is left (never compressed, or resized or cropped off the grid since);
-* :class:`CompressionCheck` keeps the highest quality level at which the bundle's verdicts on
+* :class:`CompressionCheck` keeps the quality levels at which the bundle's verdicts on
   JPEG-compressed copies of the validation faces were credibly less accurate than the band
   promises (the Wilson interval's upper end under the target; :func:`fit_compression_check`);
-  a photo estimated at or under that level (within the estimate's error) is "uncertain" —
-  unless the validation photos themselves were saved that hard (faces140k's are JPEG quality
-  75): a file at least as good as the lower tail of theirs is what the band was set on. None
-  such level: the check stays inactive and changes no verdict. Qualities between a failing
-  level and the next, milder one were not measured and keep their verdicts.
+  a photo whose estimated quality lies nearest such a level is "uncertain" — unless it lies
+  within the range of the validation photos' own qualities (faces140k's were all saved at 75):
+  photos processed as those were are what the band was set on. No such level: the check stays
+  inactive and changes no verdict.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ import numpy as np
 
 # the qualities the validation copies are compressed at, mildest first
 JPEG_LEVELS = (90, 80, 70, 60, 50, 40, 30)
-ESTIMATE_TOLERANCE = 2  # jpeg_quality reads a file up to ~2 under the quality it was saved at
+ESTIMATE_TOLERANCE = 2  # jpeg_quality reads a file up to ~2 off the quality it was saved at
 NO_TRACE = 100.0  # what jpeg_quality gives where it sees no JPEG grid
-COMPRESSION_REASON = "compressed harder than these models' verdicts hold on"
+COMPRESSION_REASON = "saved at a JPEG quality these models' verdicts do not hold on"
 
 # the IJG (JPEG standard, Annex K) luminance quantisation table
 _IJG_LUMA = np.array([
@@ -62,14 +61,20 @@ _STEPS = np.stack([_steps(int(q)) for q in _QUALITIES])
 
 def _block_coefficients(image: np.ndarray, max_blocks: int) -> np.ndarray:
     """``(blocks, coefficients)``: the read DCT coefficients of the luminance's 8x8 blocks on the
-    grid anchored at the top-left corner (at most ``max_blocks`` blocks, evenly spread)."""
-    y = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 0]
-    rows, cols = y.shape[0] // 8, y.shape[1] // 8
+    grid anchored at the top-left corner (at most ``max_blocks`` blocks, evenly spread), leaving
+    out blocks with a clipped pixel (a channel at 0 or 255: decoding clipped it off the grid)."""
+    rows, cols = image.shape[0] // 8, image.shape[1] // 8
+
+    def blocks_of(plane: np.ndarray) -> np.ndarray:
+        extra = plane.shape[2:]
+        b = plane[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8, *extra)[::stride, :, ::stride]
+        return b.transpose(0, 2, 1, 3, *range(4, b.ndim)).reshape(-1, 8, 8, *extra)
+
     stride = max(1, int(np.ceil(np.sqrt(rows * cols / max_blocks))))
-    blocks = y[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8)[::stride, :, ::stride].transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(-1, 8, 8).astype(np.float32) - 128.0
-    coefficients = _DCT @ blocks @ _DCT.T
-    return coefficients[:, _U, _V]
+    clipped = blocks_of(image).reshape(-1, 64 * image.shape[2])
+    kept = ~((clipped == 0) | (clipped == 255)).any(axis=1)
+    y = blocks_of(cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 0])[kept].astype(np.float32) - 128.0
+    return (_DCT @ y @ _DCT.T)[:, _U, _V]
 
 
 def _periodicity(c: np.ndarray, steps: np.ndarray) -> float | None:
@@ -113,13 +118,16 @@ def jpeg_qualities(images) -> np.ndarray:
 
 
 class CompressionCheck:
-    """Flags an image whose :func:`jpeg_quality` is at most ``max_quality_ + ESTIMATE_TOLERANCE``
-    and under ``reference_quality_ - ESTIMATE_TOLERANCE`` (both within the estimate's error): ``max_quality_`` is the highest of the levels at which the
-    bundle's decided verdicts on compressed validation copies were credibly under the target
-    accuracy (None: none was, the check is inactive); ``reference_quality_`` the split-conformal
-    lower 1% tail of the validation files' own estimated qualities (100 where unknown).
-    ``level_accuracy_``: level -> that measurement (``dfd.metrics.accuracy_interval`` of the
-    decided copies)."""
+    """Flags an image whose :func:`jpeg_quality` is nearest one of ``failing_levels_`` (ties go
+    to the harder compression) and outside ``reference_range_`` widened by
+    :data:`ESTIMATE_TOLERANCE`; an image without a JPEG grid (:data:`NO_TRACE`) never.
+
+    ``failing_levels_``: the quality levels at which the bundle's decided verdicts on compressed
+    validation copies were credibly under the target accuracy (empty: the check is inactive);
+    ``reference_range_``: the split-conformal 1% tails (lower, upper) of the validation files'
+    own estimated qualities (None where unknown): photos processed as those were are what the
+    band was set on. ``level_accuracy_``: level -> that measurement
+    (``dfd.metrics.accuracy_interval`` of the decided copies)."""
 
     def fit(self, level_accuracy: Mapping, target: float, reference_qualities=None) -> CompressionCheck:
         """``level_accuracy``: quality level -> accuracy interval (``value``, ``ci_low``,
@@ -130,37 +138,48 @@ class CompressionCheck:
         if not level_accuracy:
             raise ValueError("level_accuracy needs at least one quality level")
         ref = np.asarray([] if reference_qualities is None else reference_qualities, dtype=np.float64)
-        self.reference_quality_ = float(-conformal_quantile(-ref, 0.99)) if ref.size else NO_TRACE
+        self.reference_range_ = ((float(-conformal_quantile(-ref, 0.99)), float(conformal_quantile(ref, 0.99)))
+                                 if ref.size else None)
         self.n_reference_ = int(ref.size)
         self.target_ = float(target)
         self.level_accuracy_ = {int(q): {k: a.get(k) for k in ("correct", "value", "ci_low", "ci_high", "n")}
                                 for q, a in sorted(level_accuracy.items(), reverse=True)}
-        failing = [q for q, a in self.level_accuracy_.items() if a.get("n") and a["ci_high"] < self.target_]
-        self.max_quality_ = max(failing) if failing else None
+        self.failing_levels_ = sorted(q for q, a in self.level_accuracy_.items()
+                                      if a.get("n") and a["ci_high"] < self.target_)
         return self
 
     @property
     def active_(self) -> bool:
         self._check_fitted()
-        return self.max_quality_ is not None
+        return bool(self.failing_levels_)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "level_accuracy_"):
             raise ValueError("this CompressionCheck is not fitted yet: call fit(level_accuracy, target)")
 
-    def is_heavy(self, quality) -> np.ndarray:
-        """True for each estimated quality at most ``max_quality_ + ESTIMATE_TOLERANCE`` and more
-        than that tolerance under ``reference_quality_`` (never when inactive)."""
+    def nearest_level(self, quality) -> np.ndarray:
+        """The measured level nearest each estimated quality (a tie: the lower, harder one)."""
+        self._check_fitted()
+        levels = np.array(sorted(self.level_accuracy_), dtype=np.float64)
+        q = np.asarray(quality, dtype=np.float64)
+        return levels[np.argmin(np.abs(q[..., None] - levels) + 1e-9 * levels, axis=-1)].astype(int)
+
+    def is_flagged(self, quality) -> np.ndarray:
+        """True for each estimated quality nearest a failing level and outside the reference
+        range (within :data:`ESTIMATE_TOLERANCE`); never for :data:`NO_TRACE`."""
         self._check_fitted()
         q = np.asarray(quality, dtype=np.float64)
-        if self.max_quality_ is None:
-            return np.zeros(q.shape, bool)
-        return (q <= self.max_quality_ + ESTIMATE_TOLERANCE) & (q < self.reference_quality_ - ESTIMATE_TOLERANCE)
+        flagged = np.isin(self.nearest_level(q), self.failing_levels_) & (q < NO_TRACE)
+        if self.reference_range_ is not None:
+            lo, hi = self.reference_range_
+            flagged &= (q < lo - ESTIMATE_TOLERANCE) | (q > hi + ESTIMATE_TOLERANCE)
+        return flagged
 
     def to_dict(self) -> dict:
         self._check_fitted()
-        return {"kind": "jpeg_compression", "target": self.target_, "max_quality": self.max_quality_,
-                "reference_quality": self.reference_quality_, "n_reference": self.n_reference_,
+        return {"kind": "jpeg_compression", "target": self.target_, "failing_levels": list(self.failing_levels_),
+                "reference_range": None if self.reference_range_ is None else list(self.reference_range_),
+                "n_reference": self.n_reference_,
                 "level_accuracy": {str(q): a for q, a in self.level_accuracy_.items()}}
 
     @classmethod
@@ -168,9 +187,11 @@ class CompressionCheck:
         if d.get("kind") != "jpeg_compression":
             raise ValueError(f"not a compression check: kind {d.get('kind')!r}")
         self = cls().fit({int(q): a for q, a in d["level_accuracy"].items()}, d["target"])
-        if self.max_quality_ != d.get("max_quality"):
-            raise ValueError("compression check: max_quality does not follow from its level accuracies")
-        self.reference_quality_, self.n_reference_ = float(d["reference_quality"]), int(d["n_reference"])
+        if self.failing_levels_ != list(d.get("failing_levels") or []):
+            raise ValueError("compression check: failing_levels do not follow from its level accuracies")
+        ref = d.get("reference_range")
+        self.reference_range_ = None if ref is None else (float(ref[0]), float(ref[1]))
+        self.n_reference_ = int(d["n_reference"])
         return self
 
 
@@ -233,4 +254,4 @@ def compressed_verdicts(bundle, models: Mapping, images, y):
 
     inputs = [("clean", images)] + [(f"JPEG {q}", compressed(images, q)) for q in REPORTED_QUALITIES]
     return verdicts_with_and_without(bundle, models, inputs, y, "compression", "flagged",
-                                     lambda check, _detail, quality: check.is_heavy(quality))
+                                     lambda check, _detail, quality: check.is_flagged(quality))

@@ -226,9 +226,11 @@ def compressed_verdicts_table(rows: list[dict], check: dict | None) -> list[str]
         levels = []
         for q, acc in check["level_accuracy"].items():
             levels.append(f"{q}: {acc['value']:.3f}{decided_counts(acc)}" if acc.get("n") else f"{q}: none decided")
-        state = (f"**active**: a photo read at JPEG quality {check['max_quality']} or lower (within 2; and more than 2 under "
-                 f"{check['reference_quality']:.0f}, the 1% tail of the {check['n_reference']} validation photos' "
-                 "own quality) is `uncertain`" if check["max_quality"] is not None else
+        ref = check.get("reference_range")
+        own = (f"the validation photos' own qualities, 1% tails of {check['n_reference']}: {ref[0]:.0f}-{ref[1]:.0f}"
+               if ref else "the validation photos' own qualities unknown")
+        state = (f"**active**: a photo read nearest JPEG quality {', '.join(map(str, check['failing_levels']))} is "
+                 f"`uncertain`, unless within 2 of {own}" if check["failing_levels"] else
                  "**inactive**: no level missed it credibly, so no verdict changes")
         parts += [f"Without the check, the bundle's decided verdicts on the validation faces saved at each JPEG quality "
                   f"were right (accuracy, decided): {'; '.join(levels)}. Target {check['target']:.0%}; the check is "

@@ -228,7 +228,7 @@ class EnsembleStudy:
         # faces softer than validation: "uncertain" where this bundle was measured wrong on them
         bundle.sharpness = fit_sharpness_check(bundle, self.models_, self.valid_crops_, self.y_valid,
                                                op.target_accuracy, seed=self.seed)
-        # photos compressed harder than its verdicts held on: "uncertain" where it was measured wrong on them
+        # photos saved at JPEG qualities where it was measured wrong on its validation faces: "uncertain"
         bundle.compression = fit_compression_check(bundle, self.models_, self.valid_crops_, self.y_valid,
                                                    op.target_accuracy, valid_files=self.valid_photo_files())
         bundle.save(folder)

@@ -183,8 +183,8 @@ class Detector:
                              "soft": bool(check.is_soft(fine_detail)), "active": check.active_}
         compression = self.bundle.compression
         if compression is not None and jpeg_quality is not None:
-            res.compression = {"jpeg_quality": float(jpeg_quality), "max_quality": compression.max_quality_,
-                               "heavy": bool(compression.is_heavy(jpeg_quality)), "active": compression.active_}
+            res.compression = {"jpeg_quality": float(jpeg_quality), "failing_levels": list(compression.failing_levels_),
+                               "flagged": bool(compression.is_flagged(jpeg_quality)), "active": compression.active_}
         res.uncertain_reason = (ood_reason or self.bundle.soft_reason(fine_detail)
                                 or self.bundle.compression_reason(jpeg_quality))
 

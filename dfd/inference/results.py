@@ -130,8 +130,9 @@ class AnalysisResult:
     # "threshold", "soft": under it, "active": soft faces are "uncertain" for this bundle}; None without it
     sharpness: dict | None = None
     # a photo's compression check (dfd.evaluation.compression): {"jpeg_quality": estimated from the
-    # pixels (100: no JPEG grid), "max_quality": the highest quality level where the validation faces'
-    # verdicts broke down (None: none did), "heavy": at or under it, "active"}; None for a video or without it
+    # pixels (100: no JPEG grid), "failing_levels": the quality levels where the validation faces' verdicts
+    # broke down, "flagged": nearest one of them and unlike the validation photos' own quality, "active"};
+    # None for a video or without the check
     compression: dict | None = None
     uncertain_reason: str | None = None  # why the verdict is "uncertain" when not for its score
 
@@ -174,8 +175,9 @@ class AnalysisResult:
                 "fine_detail": _r(self.sharpness["fine_detail"]), "threshold": _r(self.sharpness["threshold"]),
                 "soft": bool(self.sharpness["soft"]), "active": bool(self.sharpness["active"])},
             "compression": None if self.compression is None else {
-                "jpeg_quality": _r(self.compression["jpeg_quality"]), "max_quality": self.compression["max_quality"],
-                "heavy": bool(self.compression["heavy"]), "active": bool(self.compression["active"])},
+                "jpeg_quality": _r(self.compression["jpeg_quality"]),
+                "failing_levels": list(self.compression["failing_levels"]),
+                "flagged": bool(self.compression["flagged"]), "active": bool(self.compression["active"])},
             "uncertain_reason": self.uncertain_reason,
         }
 

@@ -209,21 +209,21 @@ softened = soft_verdicts(bundle, models, x_test, y_sweep, seed=seed)
 display(softened.round(3))
 ''',
     '''#md
-## Photos compressed harder than the verdicts hold on
+## Photos saved at JPEG qualities the verdicts do not hold on
 
 The sharpness check does not see JPEG compression (block edges add fine detail), yet heavy compression moves the
 scores too. The bundle's compression check (`dfd.evaluation.compression`) reads a photo's JPEG quality from its pixels
 (the 8x8 grid's DCT coefficients lie near multiples of the quantisation steps; 100 where no grid shows) and makes its
-verdict `uncertain` at or under the highest quality level at which the bundle's verdicts on JPEG copies of the
+verdict `uncertain` when that quality lies nearest a level at which the bundle's verdicts on JPEG copies of the
 validation faces missed the target accuracy credibly (the upper end of their Wilson interval below it) — never for a
-photo at least as good as the validation photos themselves. Below: that measurement per level, then the engine's
+photo saved as the validation photos themselves were (within the 1% tails of their own qualities). Below: that measurement per level, then the engine's
 verdicts on the test faces as given and saved at JPEG 70, 50 and 30, with and without the check. The copies here are
 compressed crops; an analyst's photo is compressed as a whole (`scripts/measure_file_verdicts.py` measures that).
 ''',
     '''
 jpeg_check = bundle.compression
-print(f"compression check: active {jpeg_check.active_}, flags JPEG quality up to {jpeg_check.max_quality_} "
-      f"(validation photos' own quality, 1% tail: {jpeg_check.reference_quality_:.0f} of {jpeg_check.n_reference_})")
+print(f"compression check: active {jpeg_check.active_}, failing JPEG quality levels {jpeg_check.failing_levels_}; "
+      f"validation photos' own quality (1% tails of {jpeg_check.n_reference_}): {jpeg_check.reference_range_}")
 display(pd.DataFrame(jpeg_check.level_accuracy_).T.rename_axis("JPEG quality").round(3))
 jpeg_verdicts = compressed_verdicts(bundle, models, x_test, y_sweep)
 display(jpeg_verdicts.round(3))
