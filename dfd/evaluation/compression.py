@@ -10,7 +10,10 @@ detail) do not notice. The file itself says how hard it was compressed:
   the coarsest JPEG compression whose 8x8 grid, anchored at the image's top-left corner, its
   luminance still shows: a decoded JPEG's block DCT coefficients lie near multiples of the
   quantisation steps. It reads any container (a PNG of a JPEG too) and gives 100 where no
-  grid is left (never compressed, or resized or cropped off the grid since);
+  grid is left (never compressed, or resized or cropped off the grid since; blocks clipped at
+  black or white are left out). After a re-save it reads the grid that still fits: a much
+  milder re-save keeps the first one's (75 then 95 reads 74), a near one replaces it (75
+  then 80 reads 80);
 * :class:`CompressionCheck` keeps the quality levels at which the bundle's verdicts on
   JPEG-compressed copies of the validation faces were credibly less accurate than the band
   promises (the Wilson interval's upper end under the target; :func:`fit_compression_check`);
