@@ -62,8 +62,8 @@ VIDEO_RULE = "frame_max_mean"
 # 8: a verdict that the members in domain alone do not give is "uncertain" (EnsembleBundle.uncertain_reason);
 # 9: a face softer than the validation faces is "uncertain" where the bundle's sharpness check is active;
 # 10: photos searched for faces from 20 px (dfd.faces.detection.INFERENCE), as data preparation does;
-# 11: a photo compressed at or under the JPEG quality where the validation faces' verdicts broke down
-# is "uncertain" where the bundle's compression check is active (dfd.evaluation.compression).
+# 11: a photo saved at a JPEG quality where the validation faces' verdicts broke down is "uncertain"
+# where the bundle's compression check is active (dfd.evaluation.compression).
 ENGINE_RULES_VERSION = 11
 
 NO_FACE_FOUND = "no face found"

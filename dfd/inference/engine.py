@@ -166,7 +166,7 @@ class Detector:
         """Set ``res``'s score, verdict, per-file OOD, sharpness and compression summaries and
         ``uncertain_reason`` from the deciding face (image) or track (video), the members out /
         far out of domain for it (and those whose score left its validation range: left out of
-        ``p``, not a reason), the score of the members in domain alone (None when none is out)
+        ``p``, not a reason), the score of the members in domain alone (None when none is out),
         its fine detail (None without the bundle's sharpness check) and the photo's estimated JPEG
         quality (None for a video or without the bundle's compression check)."""
         res.p_fake = p
