@@ -56,6 +56,8 @@ def test_no_grid_reads_as_no_trace_and_the_coarsest_compression_is_the_one_read(
     noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     assert jpeg_quality(noise) == NO_TRACE and jpeg_quality(np.full((64, 64, 3), 120, np.uint8)) == NO_TRACE
     assert abs(jpeg_quality(_jpeg(heavy, 95)) - 40) <= 3  # re-saved at a high quality: the first compression shows
+    turned = np.ascontiguousarray(np.rot90(_jpeg(photos[1][:400, :592], 40)))  # EXIF-turned after saving
+    assert abs(jpeg_quality(turned) - 40) <= 3 and abs(jpeg_quality(np.ascontiguousarray(turned[::-1])) - 40) <= 3
     ok, png = cv2.imencode(".png", heavy)  # a PNG of a JPEG keeps its grid
     assert abs(jpeg_quality(cv2.imdecode(png, cv2.IMREAD_UNCHANGED)) - 40) <= 3
     with pytest.raises(ValueError, match="RGB image"):

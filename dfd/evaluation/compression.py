@@ -53,13 +53,17 @@ _PERIODICITY = 0.5  # mean cos(2 pi c / step) of a grid's coefficients; ~0 witho
 MAX_BLOCKS = 1024  # blocks read per image, evenly spread (speed on large photos)
 
 
-def _steps(quality: int) -> np.ndarray:
-    """The IJG luminance steps at ``quality`` for the coefficients read."""
+def _steps(quality: int, turned: bool = False) -> np.ndarray:
+    """The IJG luminance steps at ``quality`` for the coefficients read; ``turned``: for a photo
+    turned by 90 degrees after saving (EXIF orientation applied on decoding), whose blocks'
+    coefficients are transposed — the IJG table is not symmetric."""
     scale = 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality
-    return np.clip(np.floor((_IJG_LUMA * scale + 50.0) / 100.0), 1, 255)[_U, _V]
+    table = np.clip(np.floor((_IJG_LUMA * scale + 50.0) / 100.0), 1, 255)
+    return table[_V, _U] if turned else table[_U, _V]
 
 
 _STEPS = np.stack([_steps(int(q)) for q in _QUALITIES])
+_STEPS_TURNED = np.stack([_steps(int(q), turned=True) for q in _QUALITIES])
 
 
 def _block_coefficients(image: np.ndarray, max_blocks: int) -> np.ndarray:
@@ -95,7 +99,8 @@ def jpeg_quality(image, max_blocks: int = MAX_BLOCKS) -> float:
 
     From the coarsest steps up (every third quality, then each one near the first hit), the
     first quality whose non-zero coefficients lie near multiples of its steps (periodicity above
-    0.5, at least 30 coefficients) marks the grid; the steps of milder qualities divide a coarse
+    0.5, at least 30 coefficients; the table as saved or transposed, for a photo turned by 90
+    degrees since) marks the grid; the steps of milder qualities divide a coarse
     grid's too, so the coarsest one is the one applied, and of the qualities near it the one
     whose steps fit best is the answer (within about 2 of the true quality). Files of non-IJG
     tables (some cameras) read at the nearest IJG quality or not at all."""
@@ -104,11 +109,11 @@ def jpeg_quality(image, max_blocks: int = MAX_BLOCKS) -> float:
         raise ValueError(f"expected an RGB image of at least 8x8 pixels, got shape {arr.shape}")
     c = _block_coefficients(np.clip(arr, 0, 255).astype(np.uint8), max_blocks)
     for i in range(0, len(_QUALITIES), 3):
-        score = _periodicity(c, _STEPS[i])
-        if score is not None and score > _PERIODICITY:
+        hits = [t for t in (_STEPS, _STEPS_TURNED) if (_periodicity(c, t[i]) or 0.0) > _PERIODICITY]
+        if hits:
             near = range(max(0, i - 3), min(len(_QUALITIES), i + 10))
-            scores = {j: _periodicity(c, _STEPS[j]) for j in near}
-            return float(_QUALITIES[max((j for j in near if scores[j] is not None), key=lambda j: scores[j])])
+            scores = {j: max(_periodicity(c, t[j]) or -1.0 for t in hits) for j in near}
+            return float(_QUALITIES[max(near, key=lambda j: scores[j])])
     return NO_TRACE
 
 
