@@ -48,8 +48,9 @@ NO_FACE_REASON_TEXTS = {
 def out_of_domain_text(result) -> str | None:
     """Why an "uncertain" verdict was given although the score alone would decide: the face
     is unlike the data the models were trained on, softer than the faces they were checked on,
-    or saved at a JPEG quality their verdicts do not hold on (the engine's ``uncertain_reason``), in plain words with the models whose check fired;
-    None when that is not the reason."""
+    or saved at a JPEG quality their verdicts do not hold on (the engine's ``uncertain_reason``,
+    in its order: out of domain, then an active sharpness check, then an active compression
+    check), in plain words with the models whose check fired; None when that is not the reason."""
     if not getattr(result, "uncertain_reason", None):
         return None
     ood = getattr(result, "ood", None) or {}
@@ -60,7 +61,7 @@ def out_of_domain_text(result) -> str | None:
                 "verdicts were wrong too often to trust, so none is given; check a sharper or original "
                 "copy of the file.")
     jpeg = getattr(result, "compression", None) or {}
-    if not ood.get("out_of_domain") and not sharp.get("soft") and jpeg.get("flagged") and jpeg.get("active"):
+    if not ood.get("out_of_domain") and jpeg.get("flagged") and jpeg.get("active"):
         return (f"This photo was saved as a JPEG of quality about {jpeg['jpeg_quality']:.0f}. On copies of their own "
                 "validation faces saved at such a quality, these models' verdicts were wrong too often to trust, so "
                 "none is given; check the original or a copy saved as the models' own data was.")

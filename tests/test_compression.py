@@ -195,6 +195,9 @@ def test_app_says_in_plain_words_why_a_compressed_photo_is_uncertain():
                                          "active": True})
     text = out_of_domain_text(heavy)
     assert "JPEG of quality about 34" in text and "wrong too often" in text and "out of domain for" not in text
+    # a face flagged soft by an inactive sharpness check (faces140k's): the compression reason still shows
+    inactive_soft = SimpleNamespace(**{**vars(heavy), "sharpness": {"soft": True, "active": False}})
+    assert out_of_domain_text(inactive_soft) == text
     ood = SimpleNamespace(uncertain_reason="unlike ...", ood={"out_of_domain": True, "members_out": ["cnn"],
                                                                "all_out": True}, compression=heavy.compression)
     assert "unlike the data" in out_of_domain_text(ood)  # the out-of-domain reason comes first, as in the engine
